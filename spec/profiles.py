@@ -1,0 +1,103 @@
+"""Version profiles: how the server's behaviour differs between releases, kept as data.
+
+Each setting the shared reference marks as (inferred) is named in ``Profile.inferred`` so that a
+prediction resting on it can say so, and the conformance run can report it apart from hard deviations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AUTH_MESSAGE = "You must be logged in to do this."
+
+Step = Literal["authentication", "permission", "rate-limit", "validation"]
+BodyParser = Literal["lenient", "strict"]
+"""``lenient`` (7.5+): malformed JSON becomes ``{}``. ``strict`` (6.13-7.4): it is a 400 HTML error page."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    calls: int = 10
+    window_ms: int = 60_000
+    bypass_permission: str = "api-bypass-rate-limit"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    releases: str
+    check_order: tuple[Step, ...]
+    unauthorized_body: dict[str, object]
+    body_parser: BodyParser
+    body_limit_bytes: int | None
+    """Bodies above this size answer 413; ``None`` when the release has no limit."""
+    auth_failure_delay: tuple[float, float] | None = None
+    """A random wait before any 401/403, in seconds."""
+    rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    inferred: frozenset[str] = frozenset()
+    """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
+
+    def is_inferred(self, setting: str) -> bool:
+        return setting in self.inferred
+
+
+_CURRENT_401 = {"success": False, "error": AUTH_MESSAGE, "status": "error", "message": AUTH_MESSAGE}
+_LEGACY_401 = {"status": "error", "message": AUTH_MESSAGE}
+_ALWAYS_INFERRED = frozenset(
+    {
+        "rate-limit",  # inferred on every release: no running server was observed rate limiting
+        "query-parser",  # qs-style parsing of repeated and bracketed query keys
+        "form-parser",  # flat string fields of x-www-form-urlencoded bodies
+        "unknown-route",  # the body of a 404 for a path or method the API does not route
+        "odd-pagination",  # negative or non-finite count/offset, which reach MongoDB unchecked
+        "sort-order",  # ties and mixed-type values under a sort
+    }
+)
+
+PROFILES: dict[str, Profile] = {
+    profile.name: profile
+    for profile in (
+        Profile(
+            name="8.3",
+            releases="8.3-8.8",
+            check_order=("authentication", "permission", "rate-limit", "validation"),
+            unauthorized_body=_CURRENT_401,
+            body_parser="lenient",
+            body_limit_bytes=None,
+            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
+        ),
+        Profile(
+            name="7.5",
+            releases="7.5-8.2",
+            check_order=("authentication", "rate-limit", "validation", "permission"),
+            unauthorized_body=_CURRENT_401,
+            body_parser="lenient",
+            body_limit_bytes=None,
+            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
+        ),
+        Profile(
+            name="6.13",
+            releases="6.13-7.3",
+            check_order=("authentication", "rate-limit", "validation", "permission"),
+            unauthorized_body=_LEGACY_401,
+            body_parser="strict",
+            body_limit_bytes=50 * 1024 * 1024,
+            auth_failure_delay=(0.5, 1.0),
+            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit", "strict-body-parser"},
+        ),
+    )
+}
+DEFAULT_PROFILE = "8.3"
+
+
+class UnknownProfileError(ValueError):
+    pass
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = ", ".join(PROFILES)
+        raise UnknownProfileError(f"unknown version profile {name!r}; known profiles: {known}") from None
