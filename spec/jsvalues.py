@@ -1,0 +1,306 @@
+"""JavaScript value semantics the server applies to requests: numbers, JSON parsing and serialising.
+
+Rocket.Chat runs on Node.js, so a body is parsed by ``JSON.parse`` (every number is a double, keys that
+are array indices come first) and answered with ``JSON.stringify``. Python's ``json`` differs in each of
+these places, so this module reproduces the JavaScript behaviour on top of the fast C codec.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from spec.model import JsonValue
+
+__all__ = [
+    "JsonSyntaxError",
+    "js_number_to_string",
+    "js_parse_int",
+    "js_string_to_number",
+    "parse_json",
+    "stringify",
+    "to_js_value",
+]
+
+# ECMAScript WhiteSpace and LineTerminator code points, which Number("...") and parseInt() trim.
+_JS_WHITESPACE = (
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_DECIMAL_LITERAL = re.compile(r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?)|(?:\.[0-9]+))(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_RADIX_LITERAL = re.compile(r"0(?:([xX])([0-9a-fA-F]+)|([oO])([0-7]+)|([bB])([01]+))", re.ASCII)
+_ARRAY_INDEX_MAX = 2**32 - 2
+
+
+class JsonSyntaxError(ValueError):
+    """The text is not JSON that ``JSON.parse`` accepts."""
+
+
+def js_number_to_string(number: float) -> str:
+    """``String(number)`` as ECMAScript's Number::toString(10) defines it."""
+    if math.isnan(number):
+        return "NaN"
+    if number == 0:
+        return "0"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number < 0:
+        return "-" + js_number_to_string(-number)
+    # repr() gives the shortest digits that round-trip, the same digits JavaScript chooses.
+    _, digit_tuple, exponent = Decimal(repr(float(number))).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    assert isinstance(exponent, int)
+    point = exponent + len("".join(map(str, digit_tuple)))  # the "n" of the spec: value = 0.digits * 10**n
+    k = len(digits)
+    if k <= point <= 21:
+        return digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return "0." + "0" * (-point) + digits
+    power = point - 1
+    sign = "+" if power >= 0 else "-"
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{sign}{abs(power)}"
+
+
+def js_string_to_number(text: str) -> float:
+    """``Number(text)`` (also ``+text``): NaN where JavaScript gives NaN."""
+    stripped = text.strip(_JS_WHITESPACE)
+    if not stripped:
+        return 0.0
+    if _DECIMAL_LITERAL.fullmatch(stripped):
+        return float(stripped)
+    unsigned = stripped.lstrip("+-")
+    if unsigned == "Infinity" and len(stripped) - len(unsigned) <= 1:
+        return -math.inf if stripped.startswith("-") else math.inf
+    radix_match = _RADIX_LITERAL.fullmatch(stripped)
+    if radix_match:
+        base = {"x": 16, "o": 8, "b": 2}[(radix_match.group(1) or radix_match.group(3) or radix_match.group(5)).lower()]
+        digits = radix_match.group(2) or radix_match.group(4) or radix_match.group(6)
+        return _int_to_double(int(digits, base))
+    return math.nan
+
+
+def js_parse_int(text: str) -> float:
+    """``parseInt(text)`` with no radix: the longest integer prefix, NaN when there is none."""
+    stripped = text.lstrip(_JS_WHITESPACE)
+    sign = -1.0 if stripped.startswith("-") else 1.0
+    if stripped[:1] in "+-" and stripped:
+        stripped = stripped[1:]
+    base = 10
+    if stripped[:2] in ("0x", "0X"):
+        base, stripped = 16, stripped[2:]
+    allowed = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
+    end = 0
+    while end < len(stripped) and stripped[end] in allowed:
+        end += 1
+    if end == 0:
+        return math.nan
+    return sign * _int_to_double(int(stripped[:end], base))
+
+
+def _int_to_double(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _is_array_index(key: str) -> bool:
+    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) <= _ARRAY_INDEX_MAX
+
+
+def _js_property_order(obj: dict[str, Any]) -> dict[str, Any]:
+    # JavaScript objects enumerate array-index keys first, ascending, then the rest in insertion order.
+    if not any(key[:1].isdigit() and _is_array_index(key) for key in obj):
+        return obj
+    indices = sorted((key for key in obj if _is_array_index(key)), key=int)
+    ordered = {key: obj[key] for key in indices}
+    ordered.update((key, value) for key, value in obj.items() if not _is_array_index(key))
+    return ordered
+
+
+def _reject_constant(name: str) -> Any:
+    raise JsonSyntaxError(f"Unexpected token {name[0]} in JSON")
+
+
+_DECODER = json.JSONDecoder(
+    object_hook=_js_property_order,
+    parse_float=float,
+    parse_int=lambda digits: _int_to_double(int(digits)) if len(digits) < 4000 else float(digits),
+    parse_constant=_reject_constant,
+)
+
+
+def parse_json(text: str) -> JsonValue:
+    """``JSON.parse(text)``; raises ``JsonSyntaxError`` where JavaScript throws a SyntaxError."""
+    try:
+        value, end = _DECODER.raw_decode(text, _skip_json_whitespace(text, 0))
+    except json.JSONDecodeError as error:
+        raise JsonSyntaxError(str(error)) from None
+    except RecursionError:
+        # V8 parses arbitrarily deep nesting without recursion; so must we.
+        return _parse_deep(text)
+    if _skip_json_whitespace(text, end) != len(text):
+        raise JsonSyntaxError("Unexpected non-whitespace character after JSON")
+    return value  # type: ignore[no-any-return]
+
+
+def _skip_json_whitespace(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\n\r":
+        index += 1
+    return index
+
+
+_TOKEN = re.compile(
+    r"""[ \t\n\r]*(?:
+        (?P<open>[\[{]) | (?P<close>[\]}]) | (?P<comma>,) | (?P<colon>:) |
+        (?P<string>"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*") |
+        (?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?) |
+        (?P<literal>true|false|null)
+    )""",
+    re.VERBOSE | re.ASCII,
+)
+
+
+def _parse_deep(text: str) -> JsonValue:
+    """An iterative JSON parser, used only for nesting deeper than Python's recursion limit."""
+    literals: dict[str, JsonValue] = {"true": True, "false": False, "null": None}
+    # Each open container with the key it will take in its parent (None in an array or at the top).
+    stack: list[tuple[list[JsonValue] | dict[str, JsonValue], str | None]] = []
+    position = 0
+    expecting_value = True
+    pending_key: str | None = None
+
+    def fail() -> JsonSyntaxError:
+        return JsonSyntaxError(f"Unexpected token in JSON at position {position}")
+
+    while True:
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise fail()
+        position = match.end()
+        kind = match.lastgroup
+        token = match.group(kind or "")
+        container = stack[-1][0] if stack else None
+        value: JsonValue
+        if kind == "close":
+            if container is None or (token == "]") != isinstance(container, list):
+                raise fail()
+            if expecting_value and (container or pending_key is not None):  # a trailing comma
+                raise fail()
+            finished, pending_key = stack.pop()
+            value = _js_property_order(finished) if isinstance(finished, dict) else finished
+        elif kind == "comma":
+            if expecting_value or container is None:
+                raise fail()
+            expecting_value = True
+            continue
+        elif kind == "colon" or not expecting_value:
+            raise fail()
+        elif isinstance(container, dict) and pending_key is None:
+            colon = _TOKEN.match(text, position)
+            if kind != "string" or colon is None or colon.lastgroup != "colon":
+                raise fail()
+            pending_key = json.loads(token)
+            position = colon.end()
+            continue
+        elif kind == "open":
+            stack.append(([] if token == "[" else {}, pending_key))
+            pending_key = None
+            continue
+        elif kind == "string":
+            value = json.loads(token)
+        elif kind == "number":
+            value = float(token)
+        else:
+            value = literals[token]
+        if not stack:
+            if _skip_json_whitespace(text, position) != len(text):
+                raise fail()
+            return value
+        parent = stack[-1][0]
+        if isinstance(parent, list):
+            parent.append(value)
+        else:
+            assert pending_key is not None
+            parent[pending_key] = value
+        pending_key = None
+        expecting_value = False
+
+
+def stringify(value: Any) -> str:
+    """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would)."""
+    parts: list[str] = []
+    _write(value, parts.append)
+    return "".join(parts)
+
+
+_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _quote(text: str) -> str:
+    quoted: str = _encode_string(text)
+    if _SURROGATE.search(quoted):
+        # JSON.stringify escapes lone surrogates (a pair is one character, and Python never holds one
+        # split in two after decoding text).
+        quoted = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
+    return quoted
+
+
+def _write(value: Any, emit: Any) -> None:
+    if value is None:
+        emit("null")
+    elif value is True:
+        emit("true")
+    elif value is False:
+        emit("false")
+    elif isinstance(value, str):
+        emit(_quote(value))
+    elif isinstance(value, float):
+        emit(js_number_to_string(value) if math.isfinite(value) else "null")
+    elif isinstance(value, int):
+        _write(_int_to_double(value), emit)
+    elif isinstance(value, dict):
+        emit("{")
+        first = True
+        for key, item in value.items():
+            if not first:
+                emit(",")
+            first = False
+            emit(_quote(key))
+            emit(":")
+            _write(item, emit)
+        emit("}")
+    elif isinstance(value, (list, tuple)):
+        emit("[")
+        for index, item in enumerate(value):
+            if index:
+                emit(",")
+            _write(item, emit)
+        emit("]")
+    else:
+        raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def to_js_value(value: Any) -> JsonValue:
+    """A Python JSON-like value as JavaScript would hold it: ints become doubles, tuples arrays."""
+    if value is None or isinstance(value, (bool, str, float)):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, int):
+        return _int_to_double(value)
+    if isinstance(value, dict):
+        return _js_property_order({str(key): to_js_value(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return [to_js_value(item) for item in _as_iterable(value)]
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _as_iterable(value: Iterable[Any]) -> Iterable[Any]:
+    return value
