@@ -27,7 +27,17 @@ CoerceMode = Literal[False, True, "array"]
 # Keywords that only annotate; ajv accepts and ignores them (``useDefaults`` is off, so ``default`` too).
 _ANNOTATIONS = frozenset({"description", "title", "example", "examples", "default", "deprecated", "readOnly"})
 _SUPPORTED = frozenset(
-    {"type", "nullable", "enum", "required", "additionalProperties", "properties", "minItems", "items", "oneOf"}
+    {
+        "type",
+        "nullable",
+        "enum",
+        "required",
+        "additionalProperties",
+        "properties",
+        "minItems",
+        "items",
+        "oneOf",
+    }
 )
 _COERCIBLE = ("string", "number", "integer", "boolean", "null")
 # Keywords of each type group, in ajv's evaluation order (validation vocabulary before applicators).
@@ -133,7 +143,9 @@ def _coerce(value: Any, json_type: str) -> Any:
     if json_type == "boolean":
         if value == "false" or value is None or (_is_zero(value)):
             return False
-        if value == "true" or (not isinstance(value, bool) and isinstance(value, (int, float)) and value == 1):
+        if value == "true" or (
+            not isinstance(value, bool) and isinstance(value, (int, float)) and value == 1
+        ):
             return True
         return _UNDEFINED
     if json_type == "null":
@@ -164,7 +176,8 @@ class _Node:
         self.type_message = "must be " + (",".join(raw_type) if isinstance(raw_type, list) else str(raw_type))
         self.enum: tuple[Any, ...] | None = tuple(schema["enum"]) if "enum" in schema else None
         self.one_of = tuple(
-            compile_child((branch, f"{path}/oneOf/{index}")) for index, branch in enumerate(schema.get("oneOf", ()))
+            compile_child((branch, f"{path}/oneOf/{index}"))
+            for index, branch in enumerate(schema.get("oneOf", ()))
         )
         self.min_items: int | None = schema.get("minItems")
         self.items = compile_child((schema["items"], f"{path}/items")) if "items" in schema else None
@@ -178,7 +191,8 @@ class _Node:
             for name, sub in dict(schema.get("properties", {})).items()
         }
         self.group_in_use = {
-            group: any(keyword in schema for keyword in keywords) for group, keywords in _GROUP_KEYWORDS.items()
+            group: any(keyword in schema for keyword in keywords)
+            for group, keywords in _GROUP_KEYWORDS.items()
         }
         self.coerce_cache: dict[CoerceMode, tuple[str, ...]] = {}
 
@@ -281,10 +295,14 @@ class _Node:
             properties = self.properties
             for name in data:
                 if name not in properties:
-                    errors.append(AjvError(path, "additionalProperties", "must NOT have additional properties"))
+                    errors.append(
+                        AjvError(path, "additionalProperties", "must NOT have additional properties")
+                    )
                     return False
         for name, node in self.properties.items():
-            if name in data and not node.validate(data[name], data, name, f"{path}/{_pointer(name)}", context):
+            if name in data and not node.validate(
+                data[name], data, name, f"{path}/{_pointer(name)}", context
+            ):
                 return False
         return True
 

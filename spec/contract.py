@@ -39,8 +39,8 @@ def resolve_pointer(document: dict[str, Any], reference: str) -> Any:
     if not reference.startswith("#/"):
         raise SchemaError(f"only local references are supported, got {reference!r}")
     node: Any = document
-    for part in reference[2:].split("/"):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for escaped in reference[2:].split("/"):
+        part = escaped.replace("~1", "/").replace("~0", "~")
         try:
             node = node[part]
         except (KeyError, TypeError):
@@ -77,4 +77,3 @@ def validate_post_body(value: Any) -> Validation:
 def validate_list_query(value: Any) -> Validation:
     """Validate a parsed list query (values are strings, lists or objects, as the query parser makes)."""
     return list_query_validator().validate(to_js_value(value))
-

@@ -80,7 +80,9 @@ def js_string_to_number(text: str) -> float:
         return -math.inf if stripped.startswith("-") else math.inf
     radix_match = _RADIX_LITERAL.fullmatch(stripped)
     if radix_match:
-        base = {"x": 16, "o": 8, "b": 2}[(radix_match.group(1) or radix_match.group(3) or radix_match.group(5)).lower()]
+        base = {"x": 16, "o": 8, "b": 2}[
+            (radix_match.group(1) or radix_match.group(3) or radix_match.group(5)).lower()
+        ]
         digits = radix_match.group(2) or radix_match.group(4) or radix_match.group(6)
         return _int_to_double(int(digits, base))
     return math.nan
@@ -241,7 +243,7 @@ def stringify(value: Any) -> str:
     return "".join(parts)
 
 
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -292,7 +294,7 @@ def _write(value: Any, emit: Any) -> None:
 def to_js_value(value: Any) -> JsonValue:
     """A Python JSON-like value as JavaScript would hold it: ints become doubles, tuples arrays."""
     if value is None or isinstance(value, (bool, str, float)):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, int):
         return _int_to_double(value)
     if isinstance(value, dict):

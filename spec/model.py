@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeAlias, Union
+from typing import Any, Protocol, TypeAlias
 
-JsonValue: TypeAlias = Union[None, bool, float, str, list["JsonValue"], dict[str, "JsonValue"]]
+JsonValue: TypeAlias = bool | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 """A value as JavaScript sees it after ``JSON.parse``: every number is a float (a JS double)."""
 
 Trigger: TypeAlias = dict[str, JsonValue]
@@ -100,7 +100,7 @@ class CountCall:
     at_ms: int
 
 
-Change: TypeAlias = Union[InsertTrigger, UpdateTrigger, DeleteTrigger, CountCall]
+Change: TypeAlias = InsertTrigger | UpdateTrigger | DeleteTrigger | CountCall
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,8 @@ def apply_change(state: State, change: Change, *, rate_window_ms: int = 60_000) 
         )
     if isinstance(change, DeleteTrigger):
         return replace(
-            state, triggers=tuple(trigger for trigger in state.triggers if trigger["_id"] != change.trigger_id)
+            state,
+            triggers=tuple(trigger for trigger in state.triggers if trigger["_id"] != change.trigger_id),
         )
     windows = dict(state.rate_windows)
     windows[change.key] = next_rate_window(windows.get(change.key), change.at_ms, rate_window_ms)

@@ -6,6 +6,7 @@ prediction resting on it can say so, and the conformance run can report it apart
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,7 +29,7 @@ class Profile:
     name: str
     releases: str
     check_order: tuple[Step, ...]
-    unauthorized_body: dict[str, object]
+    unauthorized_body: Mapping[str, object]
     body_parser: BodyParser
     body_limit_bytes: int | None
     """Bodies above this size answer 413; ``None`` when the release has no limit."""

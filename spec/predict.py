@@ -1,0 +1,423 @@
+"""The server's exact answer to any request: a pure function of the request, the stored state, the
+version profile and the environment (clock and the id a new trigger would get).
+
+The mock serves these answers, the payload generators label requests with them, and the conformance
+run compares a live server against them. Nothing else in the project decides what the server answers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from spec.contract import validate_list_query, validate_post_body
+from spec.jsvalues import JsonSyntaxError, js_number_to_string, js_parse_int, parse_json, stringify
+from spec.model import (
+    Answer,
+    Change,
+    CountCall,
+    DeleteTrigger,
+    Headers,
+    InsertTrigger,
+    JsonValue,
+    Request,
+    StateView,
+    Trigger,
+    UpdateTrigger,
+    User,
+)
+from spec.parsing import parse_body, parse_query
+from spec.profiles import Profile, Step
+from spec.triggers import new_trigger, public_view, saved_fields
+
+API_PREFIX = "/api/v1/livechat/"
+TRIGGERS_PATH = "/api/v1/livechat/triggers"
+CONFIG_PATH = "/api/v1/livechat/config"
+MANAGE_PERMISSION = "view-livechat-manager"
+FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
+DEFAULT_COUNT = 50
+UPPER_COUNT_LIMIT = 100
+DEFAULT_SORT: dict[str, JsonValue] = {"name": 1.0}
+
+JSON_HEADERS: Headers = (
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("pragma", "no-cache"),
+)
+HTML_ERROR_HEADERS: Headers = (("content-type", "text/html; charset=utf-8"),)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the server would pick by itself: the time and the id of the next inserted trigger."""
+
+    now_ms: int
+    new_trigger_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer: Answer
+    changes: tuple[Change, ...] = ()
+    operation: str = ""
+    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, ``public_config`` or
+    ``unknown_route``."""
+
+
+Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
+
+
+def json_answer(
+    status: int, body: Any, *, inferred: Sequence[str] = (), extra_headers: Headers = ()
+) -> Answer:
+    return Answer(
+        status=status,
+        body=stringify(body).encode("utf-8"),
+        headers=JSON_HEADERS + tuple(extra_headers),
+        inferred=tuple(inferred),
+    )
+
+
+def success(fields: dict[str, JsonValue] | None = None, *, inferred: Sequence[str] = ()) -> Answer:
+    # ``success`` is always the last key of a success body.
+    return json_answer(200, {**(fields or {}), "success": True}, inferred=inferred)
+
+
+def failure(status: int, error: str, error_type: str | None = None, details: JsonValue = None) -> Answer:
+    body: dict[str, JsonValue] = {"success": False, "error": error}
+    if error_type is not None:
+        body["errorType"] = error_type
+    if details is not None:
+        body["details"] = details
+    return json_answer(status, body)
+
+
+def validation_failure(message: str) -> Answer:
+    return failure(400, f"{message} [invalid-params]", "invalid-params")
+
+
+def html_error(status: int, reason: str) -> Answer:
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+        f"</head>\n<body>\n<pre>{reason}</pre>\n</body>\n</html>\n"
+    )
+    return Answer(
+        status=status, body=page.encode(), headers=HTML_ERROR_HEADERS, inferred=("strict-body-parser",)
+    )
+
+
+# -- the route table ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    operation: str
+    route_key: str
+    """Route name as the rate limiter keys it (path pattern, not the concrete id)."""
+    trigger_id: str | None = None
+
+
+def match_route(method: str, path: str) -> Route | None:
+    if path == TRIGGERS_PATH:
+        if method == "POST":
+            return Route("save_trigger", TRIGGERS_PATH)
+        if method == "GET":
+            return Route("list_triggers", TRIGGERS_PATH)
+        return None
+    if path.startswith(TRIGGERS_PATH + "/"):
+        segment = path[len(TRIGGERS_PATH) + 1 :]
+        if not segment or "/" in segment:
+            return None
+        trigger_id = unquote(segment)
+        if method == "GET":
+            return Route("get_trigger", TRIGGERS_PATH + "/:_id", trigger_id)
+        if method == "DELETE":
+            return Route("delete_trigger", TRIGGERS_PATH + "/:_id", trigger_id)
+        return None
+    if path == CONFIG_PATH and method == "GET":
+        return Route("public_config", CONFIG_PATH)
+    return None
+
+
+# -- the checks before a handler, in the order the profile gives --------------------------------
+
+
+@dataclass
+class _Checks:
+    request: Request
+    state: StateView
+    profile: Profile
+    env: Environment
+    route: Route
+    user: User | None = None
+    validated: JsonValue = None
+    changes: tuple[Change, ...] = ()
+
+    def run(self, step: Step) -> Answer | None:
+        if step == "authentication":
+            return self.authenticate()
+        if step == "permission":
+            return self.authorize()
+        if step == "rate-limit":
+            return self.rate_limit()
+        return self.validate()
+
+    def delayed(self, answer: Answer) -> Answer:
+        delay = self.profile.auth_failure_delay
+        if delay is None:
+            return answer
+        return Answer(answer.status, answer.body, answer.headers, delay, answer.inferred)
+
+    def authenticate(self) -> Answer | None:
+        user_id = self.request.header("x-user-id")
+        token = self.request.header("x-auth-token")
+        user = self.state.find_user(user_id) if user_id and token else None
+        if user is None or user.token != token:
+            return self.delayed(json_answer(401, self.profile.unauthorized_body))
+        self.user = user
+        return None
+
+    def authorize(self) -> Answer | None:
+        assert self.user is not None
+        if not self.user.can(MANAGE_PERMISSION):
+            return self.delayed(failure(403, FORBIDDEN_MESSAGE))
+        return None
+
+    def rate_limit(self) -> Answer | None:
+        limit = self.profile.rate_limit
+        assert self.user is not None
+        if limit is None or self.user.can(limit.bypass_permission):
+            return None
+        key = f"{self.request.client_address} {self.request.method} {self.route.route_key}"
+        window = self.state.rate_window(key)
+        now = self.env.now_ms
+        if window is not None and now < window.started_ms + limit.window_ms and window.calls >= limit.calls:
+            reset_ms = window.started_ms + limit.window_ms
+            seconds = math.ceil((reset_ms - now) / 1000)
+            answer = failure(
+                429,
+                "Error, too many requests. Please slow down. You must wait "
+                f"{seconds} seconds before trying this endpoint again. [error-too-many-requests]",
+            )
+            headers = (
+                ("x-ratelimit-limit", str(limit.calls)),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", str(reset_ms)),
+            )
+            return Answer(answer.status, answer.body, answer.headers + headers, None, ("rate-limit",))
+        self.changes = (*self.changes, CountCall(key=key, at_ms=now))
+        return None
+
+    def validate(self) -> Answer | None:
+        operation = self.route.operation
+        if operation == "save_trigger":
+            body = parse_body(self.request.header("content-type"), self.request.body, self.profile).value
+            outcome = validate_post_body(body)
+        elif operation == "list_triggers":
+            outcome = validate_list_query(parse_query(self.request.query))
+        else:
+            return None
+        if not outcome.valid:
+            return validation_failure(outcome.message)
+        self.validated = outcome.data
+        return None
+
+
+def predict(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The exact answer of a server running ``profile`` to ``request``, and what it changes."""
+    path = request.path
+    route = match_route(request.method.upper(), path)
+    if route is None:
+        answer = json_answer(
+            404,
+            {"success": False, "error": f"Unknown route: {request.method.upper()} {path}"},
+            inferred=("unknown-route",),
+        )
+        return Outcome(answer, operation="unknown_route")
+    if route.operation == "public_config":
+        return Outcome(public_config(state), operation=route.operation)
+    if route.operation == "save_trigger":
+        rejected = _rejected_body(request, profile)
+        if rejected is not None:
+            return Outcome(rejected, operation=route.operation)
+    checks = _Checks(request, state, profile, env, route)
+    for step in profile.check_order:
+        refusal = checks.run(step)
+        if refusal is not None:
+            return Outcome(refusal, checks.changes, route.operation)
+    answer, changes = _handle(checks)
+    return Outcome(answer, (*checks.changes, *changes), route.operation)
+
+
+def _rejected_body(request: Request, profile: Profile) -> Answer | None:
+    # The strict body parser of 6.13-7.4 runs as middleware, before authentication.
+    parsed = parse_body(request.header("content-type"), request.body, profile)
+    if parsed.rejected_status == 413:
+        return html_error(413, "Payload Too Large")
+    if parsed.rejected_status is not None:
+        return html_error(parsed.rejected_status, "Bad Request")
+    return None
+
+
+def _handle(checks: _Checks) -> tuple[Answer, tuple[Change, ...]]:
+    route, state, env = checks.route, checks.state, checks.env
+    if route.operation == "save_trigger":
+        body = checks.validated
+        assert isinstance(body, dict)
+        trigger_id = body.get("_id")
+        if trigger_id:  # a truthy id updates; an unknown one is a silent no-op
+            assert isinstance(trigger_id, str)
+            if state.find_trigger(trigger_id) is None:
+                return success(), ()
+            return success(), (UpdateTrigger(trigger_id, saved_fields(body, env.now_ms)),)
+        return success(), (InsertTrigger(new_trigger(body, env.new_trigger_id, env.now_ms)),)
+    if route.operation == "list_triggers":
+        query = checks.validated
+        assert isinstance(query, dict)
+        return list_triggers(query, state.all_triggers()), ()
+    assert route.trigger_id is not None
+    if route.operation == "get_trigger":
+        return success({"trigger": state.find_trigger(route.trigger_id)}), ()
+    existing = state.find_trigger(route.trigger_id)
+    return success(), ((DeleteTrigger(route.trigger_id),) if existing is not None else ())
+
+
+def public_config(state: StateView) -> Answer:
+    triggers: list[JsonValue] = [public_view(t) for t in state.all_triggers() if t.get("enabled") is True]
+    return success({"config": {"triggers": triggers}}, inferred=("public-config-shape",))
+
+
+# -- listing ------------------------------------------------------------------------------------
+
+
+def pagination(query: dict[str, JsonValue]) -> tuple[float, float, list[str]]:
+    """Rocket.Chat's getPaginationItems: ``(offset, count, inferred)``; a count of 0 means no limit."""
+    inferred: list[str] = []
+    raw_offset = query.get("offset")
+    offset = js_parse_int(_js_string(raw_offset)) if raw_offset else 0.0
+    raw_count = query.get("count")
+    count = float(DEFAULT_COUNT) if raw_count is None else js_parse_int(_js_string(raw_count or 0.0))
+    count = min(count, UPPER_COUNT_LIMIT) if not math.isnan(count) else count
+    if math.isnan(offset) or math.isnan(count) or offset < 0 or count < 0:
+        inferred.append("odd-pagination")
+    return offset, count, inferred
+
+
+def _js_string(value: JsonValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return js_number_to_string(float(value))
+    return str(value)
+
+
+class InvalidSort(ValueError):
+    pass
+
+
+def parse_sort(raw: JsonValue) -> tuple[dict[str, JsonValue] | None, list[str]]:
+    """parseJsonQuery's sort: the JSON object of field to 1 or -1; ``None`` means the default."""
+    if not raw:
+        return None, []
+    assert isinstance(raw, str)
+    try:
+        parsed = parse_json(raw)
+    except JsonSyntaxError:
+        raise InvalidSort(raw) from None
+    if parsed is None:
+        raise InvalidSort(raw)  # Object.entries(null) throws
+    entries: list[tuple[str, JsonValue]]
+    if isinstance(parsed, dict):
+        entries = list(parsed.items())
+    elif isinstance(parsed, str):
+        entries = [(str(index), char) for index, char in enumerate(parsed)]
+    elif isinstance(parsed, list):
+        entries = [(str(index), item) for index, item in enumerate(parsed)]
+    else:
+        entries = []
+    for _, direction in entries:
+        if isinstance(direction, bool) or direction not in (1, -1):
+            raise InvalidSort(raw)
+    if not isinstance(parsed, dict):
+        # A number, boolean or array passes the check and reaches MongoDB as it is.
+        return dict(entries) or None, ["sort-order"]
+    return parsed, []
+
+
+def list_triggers(query: dict[str, JsonValue], stored: Sequence[Trigger]) -> Answer:
+    try:
+        sort, sort_inferred = parse_sort(query.get("sort"))
+    except InvalidSort as error:
+        return failure(
+            400,
+            f'Invalid sort parameter provided: "{error.args[0]}" [error-invalid-sort]',
+            "error-invalid-sort",
+            {"helperMethod": "parseJsonQuery"},
+        )
+    offset, count, inferred = pagination(query)
+    ordered = sort_triggers(stored, sort if sort is not None else DEFAULT_SORT)
+    start = 0 if math.isnan(offset) or offset < 0 else int(offset)
+    page = ordered[start:]
+    if not math.isnan(count) and count != 0:
+        page = page[: int(abs(count))]
+    inferred += sort_inferred
+    if _has_ties(ordered, sort if sort is not None else DEFAULT_SORT):
+        inferred.append("sort-order")
+    return success(
+        {
+            "triggers": list(page),
+            "count": float(len(page)),
+            "offset": offset,
+            "total": float(len(stored)),
+        },
+        inferred=sorted(set(inferred)),
+    )
+
+
+# -- MongoDB sort order -------------------------------------------------------------------------
+
+_BSON_RANK = {type(None): 1, float: 2, int: 2, str: 3, dict: 4, list: 5, bool: 8}
+
+
+def _sort_key(value: Any, descending: bool) -> tuple[Any, ...]:
+    if isinstance(value, list):
+        # An array sorts by its smallest element ascending, its largest descending.
+        if not value:
+            return (0,)
+        keys = [_sort_key(item, descending) for item in value]
+        return max(keys) if descending else min(keys)
+    rank = _BSON_RANK.get(type(value), 9)
+    if isinstance(value, dict):
+        return (rank, tuple((k, _sort_key(v, descending)) for k, v in value.items()))
+    if value is None:
+        return (rank,)
+    return (rank, value)
+
+
+def _field(trigger: Trigger, dotted: str) -> Any:
+    value: Any = trigger
+    for part in dotted.split("."):
+        if isinstance(value, list):
+            value = [item.get(part) for item in value if isinstance(item, dict)]
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return None
+    return value
+
+
+def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> list[Trigger]:
+    ordered = list(stored)
+    # Python's sort is stable: sorting by the last key first gives the lexicographic order.
+    for field, direction in reversed(list(sort.items())):
+        descending = direction == -1
+        ordered.sort(key=lambda trigger: _sort_key(_field(trigger, field), descending), reverse=descending)
+    return ordered
+
+
+def _has_ties(ordered: Sequence[Trigger], sort: dict[str, JsonValue]) -> bool:
+    keys = [tuple(_sort_key(_field(t, f), d == -1) for f, d in sort.items()) for t in ordered]
+    return len(set(keys)) != len(keys)
