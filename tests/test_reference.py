@@ -98,7 +98,8 @@ def test_success_headers() -> None:
 @pytest.mark.parametrize("profile", ["8.3", "7.5"])
 @pytest.mark.parametrize(
     "headers",
-    [(), (("X-User-Id", "admin-id"),), (("X-Auth-Token", "admin-token"),),
+    [(), (("X-User-Id", "admin-id"),),
+     (("X-Auth-Token", "admin-token"),),
      (("X-User-Id", "admin-id"), ("X-Auth-Token", "wrong")), (("X-User-Id", "nobody"), ("X-Auth-Token", "admin-token"))],
     ids=["none", "user-only", "token-only", "wrong-token", "unknown-user"],
 )  # fmt: skip
@@ -136,8 +137,8 @@ def test_rate_limit_429_after_ten_calls_per_minute_for_users_without_bypass() ->
     assert statuses == [200] * 10 + [429]
     limited = server.send(post(valid_body(), user=MANAGER)).answer
     assert re.fullmatch(
-        r"Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying this endpoint "
-        r"again\. \[error-too-many-requests\]",
+        r"Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying this "
+        r"endpoint again\. \[error-too-many-requests\]",
         limited.json()["error"],
     )
     assert limited.json()["success"] is False
