@@ -1,0 +1,78 @@
+"""The ajv-exact validator's own rules: what it refuses to compile, and ajv's order-sensitive details.
+
+Agreement with the real ajv on generated inputs is proven in test_oracle_differential.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from spec.ajv import SchemaError, compile_schema
+from spec.contract import list_query_validator, post_body_validator, validate_list_query
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": "^a"},
+        {"type": "object", "properties": {"a": {"format": "email", "type": "string"}}},
+        {"anyOf": [{"type": "string"}]},
+        {"nullable": True},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"type": "strin"},
+        {"$ref": "#/nowhere"},
+    ],
+    ids=[
+        "pattern",
+        "format",
+        "anyOf",
+        "nullable-without-type",
+        "schema-additionalProperties",
+        "bad-type",
+        "ref",
+    ],
+)
+def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> None:
+    with pytest.raises(SchemaError):
+        compile_schema(schema, coerce=True)
+
+
+def test_contract_schemas_compile() -> None:
+    assert post_body_validator().coerce is True
+    assert list_query_validator().coerce == "array"
+
+
+def test_validate_never_changes_its_argument() -> None:
+    body = {"name": 1}
+    post_body_validator().validate(body)  # type: ignore[arg-type]
+    assert body == {"name": 1}
+
+
+def test_coercion_in_an_earlier_oneof_branch_is_seen_by_later_branches() -> None:
+    schema = {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"a": {"type": "string"}, "b": {"type": "boolean"}},
+                "required": ["b"],
+            },
+            {"type": "object", "properties": {"a": {"type": "number"}}},
+        ]
+    }
+    # Branch 0 turns a into "5" and then fails on b; branch 1 then sees a string "5", which it coerces back.
+    result = compile_schema(schema, coerce=True).validate({"a": 5.0})
+    assert result.valid
+    assert result.data == {"a": 5.0}
+
+
+def test_type_error_quotes_a_type_list_with_commas() -> None:
+    result = compile_schema({"type": ["string", "number"]}, coerce=False).validate([])
+    assert result.message == "must be string,number"
+
+
+def test_array_mode_unwraps_one_element_arrays() -> None:
+    assert validate_list_query({"count": ["7"], "sort": ["{}"]}).data == {"count": 7.0, "sort": "{}"}
+    assert validate_list_query({"count": ["7", "8"]}).message == "must be number"
+    assert validate_list_query({"count": ""}).data == {"count": None}  # "" coerces to null
