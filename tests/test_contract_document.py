@@ -1,0 +1,62 @@
+"""The contract document is valid OpenAPI and loads in the tools built on it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from openapi_spec_validator import validate
+
+from spec.contract import CONTRACT_PATH, PUBLISHED_PATH, contract_document
+
+OPERATIONS = {
+    ("post", "/api/v1/livechat/triggers"),
+    ("get", "/api/v1/livechat/triggers"),
+    ("get", "/api/v1/livechat/triggers/{_id}"),
+    ("delete", "/api/v1/livechat/triggers/{_id}"),
+}
+
+
+def test_contract_passes_openapi_spec_validator() -> None:
+    validate(contract_document())
+
+
+def test_contract_documents_the_four_operations_with_their_error_statuses() -> None:
+    paths = contract_document()["paths"]
+    found = {(method, path) for path, item in paths.items() for method in item if method != "parameters"}
+    assert found == OPERATIONS
+    for method, path in OPERATIONS:
+        assert {"200", "401", "403"} <= set(paths[path][method]["responses"])
+    assert "400" in paths["/api/v1/livechat/triggers"]["post"]["responses"]
+
+
+def test_contract_examples_use_real_booleans() -> None:
+    text = CONTRACT_PATH.read_text()
+    assert '"true"' not in text
+    assert '"false"' not in text
+
+
+def test_published_page_is_kept_verbatim() -> None:
+    page = (PUBLISHED_PATH.parent / "published-page.md").read_text()
+    assert PUBLISHED_PATH.read_text().rstrip("\n") in page
+    json.loads(PUBLISHED_PATH.read_text())
+
+
+def test_contract_loads_in_connexion() -> None:
+    from connexion import FlaskApp
+
+    app = FlaskApp(__name__)
+    app.add_api(CONTRACT_PATH, resolver=lambda _operation_id: lambda: None)  # type: ignore[arg-type]
+
+
+def test_contract_loads_in_schemathesis() -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_path(str(CONTRACT_PATH))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {(op.method.lower(), op.path) for op in operations} == OPERATIONS
+
+
+@pytest.mark.parametrize("name", ["TriggerSaveRequest", "TriggerListQuery"])
+def test_request_schemas_forbid_unknown_keys(name: str) -> None:
+    assert contract_document()["components"]["schemas"][name]["additionalProperties"] is False
