@@ -1,0 +1,262 @@
+"""The doc-drift report: the committed copy is current, and the finder finds what the page gets wrong."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spec.drift import Drift, find_drift, load_document, main, render_json, render_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / "docs" / "doc-drift.md"
+REGENERATE = "rc-triggers-drift --output docs/doc-drift.md"
+BODY = "/paths/~1api~1v1~1livechat~1triggers/post/requestBody/content/application~1json"
+SCHEMA = BODY + "/schema"
+
+
+@pytest.fixture(scope="module")
+def published() -> dict[str, Any]:
+    return load_document(None, "published.openapi.json", "published")
+
+
+@pytest.fixture(scope="module")
+def contract() -> dict[str, Any]:
+    return load_document(None, "contract.openapi.json", "contract")
+
+
+@pytest.fixture(scope="module")
+def drifts(published: dict[str, Any], contract: dict[str, Any]) -> list[Drift]:
+    return find_drift(published, contract)
+
+
+def only(drifts: list[Drift], kind: str, location: str) -> Drift:
+    found = [drift for drift in drifts if drift.kind == kind and drift.location == location]
+    assert len(found) == 1, f"expected one {kind} at {location}, found {found}"
+    return found[0]
+
+
+def test_committed_report_is_up_to_date(drifts: list[Drift]) -> None:
+    assert REPORT.exists(), f"{REPORT.relative_to(ROOT)} is missing; generate it with: {REGENERATE}"
+    assert REPORT.read_text(encoding="utf-8") == render_markdown(drifts), (
+        f"docs/doc-drift.md is stale (the documents or spec/drift.py changed); regenerate: {REGENERATE}"
+    )
+
+
+def test_check_flags_a_stale_report_and_names_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "doc-drift.md"
+    stale.write_text(REPORT.read_text(encoding="utf-8") + "a hand edit\n", encoding="utf-8")
+    assert main(["--check", str(stale)]) == 1
+    assert f"rc-triggers-drift --format markdown --output {stale}" in capsys.readouterr().err
+
+    assert main(["--output", str(stale)]) == 0
+    assert main(["--check", str(stale)]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    assert main(["--check", str(tmp_path / "absent.md")]) == 1
+
+
+# ---- specific findings on the published page
+
+
+def test_string_boolean_in_the_400_examples(drifts: list[Drift]) -> None:
+    responses = "/paths/~1api~1v1~1livechat~1triggers/post/responses/400/content/application~1json/examples"
+    for name in ("Example 1", "Example 2"):
+        drift = only(drifts, "string-boolean", f"{responses}/{name}/value/success")
+        assert drift.published == 'success: "false"'
+        assert drift.server == "success: false"
+
+
+def test_string_booleans_in_defaults_and_success_example(drifts: list[Drift]) -> None:
+    assert (
+        only(drifts, "string-boolean", SCHEMA + "/properties/enabled/default").published == 'default: "true"'
+    )
+    assert (
+        only(drifts, "string-boolean", SCHEMA + "/properties/runOnce/default").published == 'default: "false"'
+    )
+    success = "/components/responses/trueSuccess/content/application~1json/examples/Success/value/success"
+    assert only(drifts, "string-boolean", success).server == "success: true"
+
+
+def test_missing_enums_on_condition_action_and_sender(drifts: list[Drift]) -> None:
+    condition = only(drifts, "missing-enum", SCHEMA + "/properties/conditions/items/properties/name")
+    assert condition.published == "any string"
+    for value in ("time-on-site", "page-url", "chat-opened-by-visitor", "after-guest-registration"):
+        assert value in condition.server
+    action = only(drifts, "missing-enum", SCHEMA + "/properties/actions/items/properties/name")
+    assert action.server == "one of: send-message, use-external-service"
+    sender = only(
+        drifts, "missing-enum", SCHEMA + "/properties/actions/items/properties/params/properties/sender"
+    )
+    assert sender.server == "one of: queue, custom"
+
+
+def test_condition_value_type_mismatch(drifts: list[Drift]) -> None:
+    drift = only(drifts, "type-mismatch", SCHEMA + "/properties/conditions/items/properties/value")
+    assert drift.published == "number or string (oneOf)"
+    assert drift.server.startswith("string or null")
+    assert "coerces" in drift.explanation
+
+
+def test_outdated_401_body(drifts: list[Drift]) -> None:
+    response = "/components/responses/authorizationError/content/application~1json"
+    example = only(drifts, "outdated-example", response + "/examples/Authorization Error/value")
+    assert '"success":false' not in example.published
+    assert example.server.startswith('{"success":false,"error":"You must be logged in to do this."')
+    schema = only(drifts, "outdated-schema", response + "/schema")
+    assert "success" in schema.server
+    assert "error" in schema.server
+
+
+def test_missing_operations(drifts: list[Drift]) -> None:
+    missing = {drift.location for drift in drifts if drift.kind == "missing-operation"}
+    assert missing == {
+        "GET /api/v1/livechat/triggers",
+        "GET /api/v1/livechat/triggers/{_id}",
+        "DELETE /api/v1/livechat/triggers/{_id}",
+    }
+
+
+def test_missing_429(drifts: list[Drift]) -> None:
+    drift = only(drifts, "missing-response", "/paths/~1api~1v1~1livechat~1triggers/post/responses")
+    assert drift.published == "no 429 response"
+
+
+def test_required_string_makes_the_document_invalid(drifts: list[Drift]) -> None:
+    for name in ("AuthToken", "UserId"):
+        drift = only(drifts, "invalid-openapi", f"/components/parameters/{name}/required")
+        assert drift.published == 'required: "true"'
+        assert "boolean" in drift.server
+
+
+def test_request_example_rejected_by_own_schema_but_accepted_by_server(drifts: list[Drift]) -> None:
+    drift = only(drifts, "example-rejected-by-own-schema", BODY + "/examples/Example 1/value")
+    assert drift.published == 'enabled: "false"; runOnce: "true"'
+    assert drift.server == "accepted after coercion to enabled: false; runOnce: true"
+
+
+def test_structure_drifts(drifts: list[Drift]) -> None:
+    only(drifts, "missing-oneof", SCHEMA + "/properties/actions/items")
+    only(drifts, "missing-min-items", SCHEMA + "/properties/conditions")
+    only(drifts, "missing-min-items", SCHEMA + "/properties/actions")
+    only(drifts, "missing-additional-properties", SCHEMA)
+    only(drifts, "not-nullable", SCHEMA + "/properties/_id")
+    assert only(drifts, "missing-required", SCHEMA + "/properties/conditions/items").server == (
+        "required: name, value"
+    )
+    params = only(drifts, "missing-required", SCHEMA + "/properties/actions/items/properties/params")
+    assert "send-message: sender, msg" in params.server
+    timeout = SCHEMA + "/properties/actions/items/properties/params/properties/serviceTimeout/example"
+    assert only(drifts, "example-type-mismatch", timeout).published == 'example: "5000"'
+    never = "/components/responses/permissionError/content/application~1json/examples/Unauthorized/value"
+    assert '"unauthorized"' in only(drifts, "example-never-sent", never).published
+
+
+# ---- the finder compares documents, it does not recite a list
+
+
+def test_contract_against_itself_has_no_drift(contract: dict[str, Any]) -> None:
+    assert find_drift(contract, contract) == []
+
+
+def test_one_change_to_the_contract_gives_exactly_that_drift(contract: dict[str, Any]) -> None:
+    condition_name = "/components/schemas/TriggerCondition/properties/name"
+
+    changed = copy.deepcopy(contract)
+    del changed["components"]["schemas"]["TriggerCondition"]["properties"]["name"]["enum"]
+    assert [(d.kind, d.location) for d in find_drift(changed, contract)] == [("missing-enum", condition_name)]
+
+    changed = copy.deepcopy(contract)
+    changed["components"]["responses"]["Success"]["content"]["application/json"]["examples"]["Success"] = {
+        "value": {"success": "true"}
+    }
+    found = find_drift(changed, contract)
+    assert [d.kind for d in found] == ["string-boolean"]
+    assert found[0].location.startswith("/components/responses/Success/")
+
+    changed = copy.deepcopy(contract)
+    del changed["paths"]["/api/v1/livechat/triggers/{_id}"]["delete"]
+    assert [(d.kind, d.location) for d in find_drift(changed, contract)] == [
+        ("missing-operation", "DELETE /api/v1/livechat/triggers/{_id}")
+    ]
+
+    changed = copy.deepcopy(contract)
+    changed["paths"]["/api/v1/livechat/triggers"]["get"]["parameters"][0]["required"] = "false"
+    found = find_drift(changed, contract)
+    assert [(d.kind, d.location) for d in found] == [
+        ("invalid-openapi", "/paths/~1api~1v1~1livechat~1triggers/get/parameters/0/required")
+    ]
+
+
+def test_output_is_sorted_and_deterministic(
+    drifts: list[Drift], published: dict[str, Any], contract: dict[str, Any]
+) -> None:
+    assert drifts == sorted(drifts)
+    assert len(set(drifts)) == len(drifts)
+    published_before, contract_before = copy.deepcopy(published), copy.deepcopy(contract)
+    again = find_drift(published, contract)
+    assert (published, contract) == (published_before, contract_before), "find_drift mutated its input"
+    assert render_markdown(again) == render_markdown(drifts)
+    assert render_json(again) == render_json(drifts)
+
+
+# ---- command line
+
+
+def test_json_format_matches_the_findings(drifts: list[Drift], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["summary"]["total"] == len(drifts)
+    assert [Drift(**item) for item in payload["drifts"]] == drifts
+    assert json.loads(render_json(drifts)) == payload
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("{not json", "not valid JSON"),
+        ('{"swagger": "2.0"}', "not an OpenAPI document"),
+    ],
+)
+def test_bad_input_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "doc.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main(["--published", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "published" in error
+
+
+def test_invalid_contract_exits_2(
+    tmp_path: Path, contract: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = copy.deepcopy(contract)
+    broken["paths"]["/api/v1/livechat/triggers"]["post"]["responses"] = "none"
+    path = tmp_path / "contract.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    assert main(["--contract", str(path)]) == 2
+    assert "contract document is not valid OpenAPI" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spec.drift", "--check", str(REPORT)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
