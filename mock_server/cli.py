@@ -1,0 +1,291 @@
+"""``python -m mock_server`` / ``rc-triggers-mock``: parse options, print the banner, run uvicorn.
+
+The socket is bound here, before uvicorn starts, so that ``--port 0`` (an ephemeral port) can be
+reported in the banner, and so that ``--workers N`` processes all accept on the one socket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mock_server.service import CONTROL_PREFIX, parse_seed
+from mock_server.settings import (
+    ADMIN_PERMISSIONS,
+    DEFAULT_CORS_ORIGINS,
+    DEFAULT_MAX_BODY_BYTES,
+    SETTINGS_ENVIRONMENT_VARIABLE,
+    Clock,
+    IdSource,
+    MockSettings,
+    SettingsError,
+    check_cors_origin,
+    parse_user,
+)
+from mock_server.stores import SqliteStore
+from spec.model import User
+from spec.profiles import PROFILES, UnknownProfileError, get_profile
+from spec.triggers import SeedError
+
+EXIT_BAD_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rc-triggers-mock",
+        description="A stand-in for Rocket.Chat's Livechat Triggers REST API that answers exactly like "
+        "the real server (status codes, bodies byte for byte, coercion, check order, state).",
+        epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile). "
+        "Docs: /docs/ (contract) and /__mock__/docs/ (control API).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=3000, help="TCP port; 0 picks a free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--profile",
+        default="8.3",
+        help=f"Rocket.Chat version profile: {', '.join(PROFILES)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="ID:TOKEN[:PERM[,PERM...]]",
+        help="a known user (repeatable). Without any, one admin user with a random id and token is "
+        "created and printed. PERM e.g. view-livechat-manager, api-bypass-rate-limit",
+    )
+    parser.add_argument("--seed-file", help="JSON array of triggers loaded at start into an empty store")
+    parser.add_argument("--db", help="keep state in this SQLite file (survives restarts, shared by workers)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed to call the mock (repeatable); '*' for any, PORT may be '*'. "
+        f"Default: {' '.join(DEFAULT_CORS_ORIGINS)}",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no log line per request")
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="turn the rate limiter off (the server's development mode)",
+    )
+    parser.add_argument(
+        "--clock",
+        default="real",
+        help="time seen by the server: real, fixed:EPOCH_MS, or step:EPOCH_MS:STEP_MS (n-th request sees "
+        "EPOCH_MS + n*STEP_MS); for reproducible _updatedAt in tests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ids",
+        default="random",
+        help="ids of new triggers: random, or sequential[:START] (n-th request is offered START+n as 24 "
+        "hex digits) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
+    )
+    return parser
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
+    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
+    try:
+        get_profile(arguments.profile)
+    except UnknownProfileError as error:
+        raise SettingsError(f"--profile: {error}") from None
+    if not 0 <= arguments.port <= 65535:
+        raise SettingsError(f"--port {arguments.port}: must be 0-65535")
+    if arguments.workers < 1:
+        raise SettingsError(f"--workers {arguments.workers}: must be at least 1")
+    if arguments.max_body_bytes < 1:
+        raise SettingsError("--max-body-bytes must be positive")
+    users = tuple(parse_user(text) for text in arguments.user)
+    ids = [user.user_id for user in users]
+    if len(set(ids)) != len(ids):
+        raise SettingsError("--user: the same user id is given twice")
+    if not users:
+        users = (
+            User(
+                user_id=secrets.token_hex(9)[:17],
+                token=secrets.token_urlsafe(32),
+                permissions=frozenset(ADMIN_PERMISSIONS),
+            ),
+        )
+    seed = None
+    if arguments.seed_file is not None:
+        try:
+            data = Path(arguments.seed_file).read_bytes()
+        except OSError as error:
+            raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
+        try:
+            seed = tuple(parse_seed(data))
+        except SeedError as error:
+            raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+    db_path, temporary = arguments.db, False
+    if db_path is None and arguments.workers > 1:
+        # Workers are separate processes: they can only share state through a file.
+        db_path, temporary = os.path.join(tempfile.mkdtemp(prefix="rc-triggers-mock-"), "state.sqlite"), True
+    return MockSettings(
+        host=arguments.host,
+        port=arguments.port,
+        profile=arguments.profile,
+        users=users,
+        seed_triggers=seed,
+        seed_source=arguments.seed_file,
+        db_path=db_path,
+        db_is_temporary=temporary,
+        workers=arguments.workers,
+        cors_origins=tuple(check_cors_origin(o) for o in arguments.cors_origin) or DEFAULT_CORS_ORIGINS,
+        quiet=arguments.quiet,
+        rate_limit=not arguments.no_rate_limit,
+        clock=Clock.parse(arguments.clock),
+        ids=IdSource.parse(arguments.ids),
+        max_body_bytes=arguments.max_body_bytes,
+    )
+
+
+def prepare_database(settings: MockSettings) -> str:
+    """Create the schema and seed an empty database once, before any worker starts."""
+    assert settings.db_path is not None
+    try:
+        store = SqliteStore(settings.db_path, settings.users, journal_size=settings.journal_size)
+    except sqlite3.Error as error:
+        raise SettingsError(f"--db {settings.db_path}: cannot open it as SQLite: {error}") from None
+    try:
+        if settings.seed_triggers is None:
+            return ""
+        stored = store.count()
+        if stored:
+            return f"{stored} triggers already stored; --seed-file not loaded (empty the store to reseed)"
+        store.load(settings.seed_triggers, replace=False)
+        return f"{len(settings.seed_triggers)} triggers from {settings.seed_source}"
+    finally:
+        store.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SettingsError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)  # worker processes accept on it
+    return sock
+
+
+def banner(settings: MockSettings, port: int, seed_note: str) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{host}:{port}"
+    profile = get_profile(settings.profile)
+    lines = [
+        "Rocket.Chat Livechat Triggers mock server",
+        f"  URL:         {url}",
+        f"  profile:     {profile.name} (answers like Rocket.Chat {profile.releases}; "
+        f"switch with PUT {CONTROL_PREFIX}/profile)",
+    ]
+    for index, user in enumerate(settings.users):
+        permissions = ",".join(sorted(user.permissions)) or "(none)"
+        label = "users:" if index == 0 else ""
+        lines.append(
+            f"  {label:<12} X-User-Id: {user.user_id}  X-Auth-Token: {user.token}  permissions: {permissions}"
+        )
+    lines += [
+        f"  state:       {_store_description(settings)}",
+        f"  seed:        {seed_note or 'none'}",
+        f"  Swagger UI:  {url}{settings.docs_path}/ (contract)",
+        f"               {url}{CONTROL_PREFIX}{settings.docs_path}/ (control API)",
+        f"  control:     {url}{CONTROL_PREFIX}/ (health, reset, triggers, journal, profile)",
+        f"  CORS:        {' '.join(settings.cors_origins)}",
+        f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
+        f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
+        f"Listening on {url} (Ctrl+C to stop)",
+    ]
+    return "\n".join(lines)
+
+
+def _store_description(settings: MockSettings) -> str:
+    if settings.db_path is None:
+        return "in memory (lost when the server stops)"
+    if settings.db_is_temporary:
+        return f"SQLite {settings.db_path} (temporary, shared by the workers, removed at exit)"
+    return f"SQLite {settings.db_path} (kept across restarts)"
+
+
+def _uvicorn_config(app: Any, workers: int) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        workers=workers,
+        lifespan="on",
+        access_log=False,  # the mock logs one line per request itself
+        server_header=False,  # a real Rocket.Chat does not say "uvicorn"
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
+
+
+def serve(settings: MockSettings, sock: socket.socket) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if settings.workers == 1:
+        from mock_server.app import create_app
+
+        uvicorn.Server(_uvicorn_config(create_app(settings), 1)).run(sockets=[sock])
+        return
+    # uvicorn spawns fresh interpreters: they rebuild the app from the settings in the environment.
+    os.environ[SETTINGS_ENVIRONMENT_VARIABLE] = settings.to_json()
+    Multiprocess(
+        _uvicorn_config("mock_server.app:app_from_environment", settings.workers), sockets=[sock]
+    ).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_arguments(arguments)
+        seed_note = ""
+        if settings.db_path is not None:
+            seed_note = prepare_database(settings)
+        elif settings.seed_triggers is not None:
+            seed_note = f"{len(settings.seed_triggers)} triggers from {settings.seed_source}"
+        sock = bind(settings.host, settings.port)
+    except SettingsError as error:
+        print(f"rc-triggers-mock: error: {error}", file=sys.stderr)
+        return EXIT_BAD_USAGE
+    print(banner(settings, sock.getsockname()[1], seed_note), flush=True)
+    try:
+        serve(settings, sock)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        if settings.db_is_temporary and settings.db_path is not None:
+            shutil.rmtree(os.path.dirname(settings.db_path), ignore_errors=True)
+    return 0
