@@ -1,0 +1,156 @@
+"""Checks that compare one observed answer with the predicted one, as small functions.
+
+Each check takes the prediction (``spec.model.Answer``) and what the server sent (``Observed``) and
+returns a list of problems, empty when the check passes. The checks never decide what the server
+should answer; that is ``spec.predict``'s job. They only say how two answers differ, briefly enough
+to read in a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spec.model import Answer, Headers, header_value
+
+__all__ = [
+    "EXACT_CHECKS",
+    "RELEVANT_HEADERS",
+    "Observed",
+    "body_diff",
+    "check_body",
+    "check_delay",
+    "check_headers",
+    "check_status",
+    "exact_problems",
+]
+
+RELEVANT_HEADERS = ("content-type", "cache-control", "pragma")
+"""Headers whose values are part of the contract; the rest (date, etag, server...) vary freely."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the server sent back for one request."""
+
+    status: int
+    body: bytes
+    headers: Headers
+    elapsed_seconds: float
+
+    def header(self, name: str) -> str | None:
+        return header_value(self.headers, name)
+
+
+Check = Callable[[Answer, Observed], list[str]]
+
+
+def check_status(expected: Answer, observed: Observed) -> list[str]:
+    """The status code must be the predicted one."""
+    if expected.status == observed.status:
+        return []
+    return [f"status: expected {expected.status}, got {observed.status}"]
+
+
+def check_body(expected: Answer, observed: Observed) -> list[str]:
+    """The body must be byte-identical (key order, number formatting and whitespace included)."""
+    if expected.body == observed.body:
+        return []
+    return ["body: " + body_diff(expected.body, observed.body)]
+
+
+def check_headers(expected: Answer, observed: Observed) -> list[str]:
+    """Each relevant header the prediction names must have exactly the predicted value."""
+    problems = []
+    for name in RELEVANT_HEADERS:
+        wanted = expected.header(name)
+        if wanted is None:
+            continue
+        got = observed.header(name)
+        if got != wanted:
+            problems.append(f"header {name}: expected {wanted!r}, got {got!r}")
+    return problems
+
+
+def check_delay(expected: Answer, observed: Observed) -> list[str]:
+    """When the server must wait before answering (6.13-7.3 on 401/403), it must not answer sooner."""
+    if expected.delay_seconds is None:
+        return []
+    shortest = expected.delay_seconds[0]
+    # A little slack for clock granularity: the server's timer and ours start at slightly different moments.
+    if observed.elapsed_seconds + 0.05 >= shortest:
+        return []
+    return [
+        f"delay: expected at least {shortest:.2f} s before the answer, got {observed.elapsed_seconds:.3f} s"
+    ]
+
+
+EXACT_CHECKS: tuple[Check, ...] = (check_status, check_body, check_headers, check_delay)
+
+
+def exact_problems(expected: Answer, observed: Observed, checks: Sequence[Check] = EXACT_CHECKS) -> list[str]:
+    """Every problem any of ``checks`` finds."""
+    return [problem for check in checks for problem in check(expected, observed)]
+
+
+# --- short diffs ------------------------------------------------------------------------------------
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _paths(expected: Any, got: Any, path: str, out: list[str], limit: int) -> None:
+    if len(out) >= limit:
+        return
+    if isinstance(expected, dict) and isinstance(got, dict):
+        before = len(out)
+        for key in expected:
+            if key not in got:
+                out.append(f"{path}.{key}: missing (expected {_clip(json.dumps(expected[key]), 60)})")
+            else:
+                _paths(expected[key], got[key], f"{path}.{key}", out, limit)
+        out.extend(f"{path}.{key}: unexpected key" for key in got if key not in expected)
+        if len(out) == before and list(expected) != list(got):
+            out.append(f"{path}: key order {list(got)}, expected {list(expected)}")
+        return
+    if isinstance(expected, list) and isinstance(got, list):
+        if len(expected) != len(got):
+            out.append(f"{path}: {len(got)} items, expected {len(expected)}")
+        for index, (left, right) in enumerate(zip(expected, got, strict=False)):
+            _paths(left, right, f"{path}[{index}]", out, limit)
+        return
+    if expected != got or type(expected) is not type(got):
+        out.append(f"{path}: expected {_clip(json.dumps(expected), 80)}, got {_clip(json.dumps(got), 80)}")
+
+
+def body_diff(expected: bytes, got: bytes, limit: int = 5) -> str:
+    """A one-line-per-difference summary: JSON paths when both bodies are JSON, else the first differing byte."""
+    left, right = _json_or_none(expected), _json_or_none(got)
+    if left is not _NOT_JSON and right is not _NOT_JSON:
+        found: list[str] = []
+        _paths(left, right, "$", found, limit)
+        if found:
+            return "; ".join(found[:limit])
+        # Equal values: the bytes differ in formatting (spacing, number or escape spelling, key order).
+        return f"same JSON value, different bytes: expected {_clip(repr(expected))}, got {_clip(repr(got))}"
+    offset = next(
+        (index for index, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), min(len(expected), len(got))
+    )
+    start = max(0, offset - 20)
+    return (
+        f"differs at byte {offset}: expected …{_clip(repr(expected[start : offset + 40]), 90)}, "
+        f"got …{_clip(repr(got[start : offset + 40]), 90)}"
+    )

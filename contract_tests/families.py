@@ -1,0 +1,393 @@
+"""The check families of a conformance run, composed from the ``fuzz`` strategies.
+
+Stateless families (no request in them may change what is stored) run in parallel; every family
+whose requests may write runs alone, each write followed by a listing that maps ids and checks
+what the server stored. The body strategies keep a live server safe: every trigger body carries the
+run's prefix (``LiveModel.tag``) and, unless ``--allow-enabled``, an ``enabled`` value that is false.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote
+
+from hypothesis import strategies as st
+
+from contract_tests.report import Deviation
+from contract_tests.runner import Exchange, Runner
+from contract_tests.schemathesis_bridge import (
+    case_to_request,
+    coercion_aware_rejection,
+    load_operations,
+    schemathesis_findings,
+)
+from fuzz import bodies
+from fuzz.requests import (
+    BAD_ENCODINGS,
+    ENCODINGS,
+    TRIGGERS_PATH,
+    Credentials,
+    auth_headers,
+    credentials,
+    delete_requests,
+    encode_json,
+    get_requests,
+    list_queries,
+    list_requests,
+    post_requests,
+    trigger_ids,
+)
+from spec.model import Request
+
+__all__ = ["run_all"]
+
+FALSE_VALUES = (False, "false", 0, None)
+"""``enabled`` values that the server stores as ``false`` (the coercions are the contract's; these are
+only the ones a safe run sends)."""
+
+
+def safe_bodies(runner: Runner, **overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid bodies, disabled unless ``--allow-enabled``, tagged as this run's when drawn."""
+    if not runner.options.allow_enabled:
+        overrides.setdefault("enabled", st.sampled_from(FALSE_VALUES))
+    # A string description can always carry the run's mark, even when the name is drawn as a number.
+    overrides.setdefault("description", bodies.texts())
+    return bodies.trigger_bodies(**overrides)
+
+
+def admin_credentials(runner: Runner) -> st.SearchStrategy[Credentials]:
+    return credentials(runner.admin, valid_only=True)
+
+
+def failing_credentials(runner: Runner) -> st.SearchStrategy[Credentials]:
+    return credentials(runner.admin).filter(lambda c: c.label not in ("admin", "admin-lowercase-headers"))
+
+
+def _json_post(runner: Runner, headers: tuple[tuple[str, str], ...], body: Any) -> Request:
+    return Request(
+        "POST", TRIGGERS_PATH, "", (*headers, ("Content-Type", "application/json")), encode_json(body)
+    )
+
+
+def _sends(runner: Runner, family: str, *, stateful: bool = False) -> Callable[[Request], Exchange]:
+    return lambda request: runner.exchange(family, request, stateful=stateful)
+
+
+# --- stateless families -----------------------------------------------------------------------------
+
+
+def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
+    n = runner.options.max_examples
+    tag = runner.model.tag
+    creds = admin_credentials(runner)
+    jobs: list[Callable[[], None]] = []
+
+    def job(family: str, strategy: st.SearchStrategy[Any], examples: int) -> None:
+        jobs.append(lambda: runner.run_family(family, strategy, _sends(runner, family), examples))
+
+    for kind in bodies.INVALID_BODY_KINDS:
+        invalid = bodies.invalid_bodies(kind, base=safe_bodies(runner)).map(tag)
+        job(f"POST invalid: {kind}", post_requests(invalid, creds), n)
+    job("GET list queries", list_requests(creds), n)
+    known = sorted(runner.model.foreign_ids())
+    job("GET by id", get_requests(creds, trigger_ids(known)), n // 2)
+    job("DELETE unknown id", delete_requests(creds, trigger_ids()), n // 2)
+    # 6.13-7.3 wait 0.5-1 s before every 401/403: keep that family small there.
+    auth_examples = 10 if runner.profile.auth_failure_delay else max(10, n // 3)
+    bad = failing_credentials(runner)
+    any_body = st.one_of(safe_bodies(runner), bodies.invalid_bodies(base=safe_bodies(runner))).map(tag)
+    job(
+        "authentication",
+        st.one_of(
+            post_requests(any_body, bad),
+            list_requests(bad),
+            get_requests(bad, trigger_ids()),
+            delete_requests(bad, trigger_ids()),
+        ),
+        auth_examples,
+    )
+    return jobs
+
+
+def check_nothing_stored(runner: Runner, after: str) -> None:
+    """After requests that must not write, the listing must show exactly the known triggers."""
+    with runner._state_lock:
+        problems = runner.observe(after, set())
+    if problems:
+        runner.results.add(
+            Deviation(
+                family="state: " + after,
+                severity="failure",
+                title=f"what the server stores changed during {after}",
+                problems=tuple(problems),
+            )
+        )
+
+
+# --- permission and check order ----------------------------------------------------------------------
+
+
+def permission_probes(runner: Runner) -> None:
+    """Requests of the user without ``view-livechat-manager``: 403, before or after validation by profile.
+
+    At most three per route and method, so a user without ``api-bypass-rate-limit`` stays below the
+    limiter's 10 calls a minute.
+    """
+    if runner.limited is None:
+        runner.results.notice(
+            "permission and check order not checked: no --limited-user-id/--limited-auth-token"
+        )
+        return
+    family = "permission and check order"
+    headers = auth_headers(runner.limited)
+    valid = runner.model.tag(_flow_body("permission probe", enabled=False))
+    probes = [
+        ("valid body", _json_post(runner, headers, valid)),
+        ("invalid body", _json_post(runner, headers, {})),
+        ("array body", _json_post(runner, headers, [runner.model.tag({"name": "x"})])),
+        ("list", Request("GET", TRIGGERS_PATH, "", headers)),
+        ("list with count=abc", Request("GET", TRIGGERS_PATH, "count=abc", headers)),
+        ("list with a bad sort", Request("GET", TRIGGERS_PATH, "sort=%7Bname%3A1%7D", headers)),
+        ("get by id", Request("GET", f"{TRIGGERS_PATH}/{quote(runner.model.missing_id())}", "", headers)),
+        ("delete", Request("DELETE", f"{TRIGGERS_PATH}/{quote(runner.model.missing_id())}", "", headers)),
+    ]
+    for title, request in probes:
+        exchange = runner.exchange(family, request, stateful=True)
+        if exchange.problems or exchange.state_problems:
+            runner.record(family, exchange, title=f"user without permission: {title}")
+
+
+# --- the state flow -------------------------------------------------------------------------------
+
+
+def _flow_body(name: str, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "description": "conformance run",
+        "enabled": False,
+        "runOnce": False,
+        "conditions": [{"name": "page-url", "value": "https://example.invalid/*"}],
+        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "hello"}}],
+    }
+    body.update(fields)
+    return body
+
+
+def state_flow(runner: Runner) -> None:
+    """create → list (paging, sort, total) → get → update (coerced values stored) → update of an unknown
+    id is a no-op → delete → gone. Every step's answer is compared exactly with the prediction."""
+    family = "state flow"
+    headers = auth_headers(runner.admin)
+    tag = runner.model.tag
+
+    def step(title: str, request: Request) -> Exchange:
+        exchange = runner.exchange(family, request, stateful=True)
+        if exchange.problems or exchange.state_problems:
+            runner.record(family, exchange, title=title)
+        return exchange
+
+    def get(trigger_id: str) -> Request:
+        return Request("GET", f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}", "", headers)
+
+    def delete(trigger_id: str) -> Request:
+        return Request("DELETE", f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}", "", headers)
+
+    def listing(query: str) -> Request:
+        return Request("GET", TRIGGERS_PATH, query, headers)
+
+    before = set(runner.model.own_ids())
+    creations = [
+        _flow_body(
+            "flow A",
+            enabled="false",
+            runOnce=1,
+            conditions=[{"name": "time-on-site", "value": 5}],
+            actions=[
+                {
+                    "name": "use-external-service",
+                    "params": {
+                        "serviceUrl": "https://example.invalid/hook",
+                        "serviceTimeout": "5000",
+                        "serviceFallbackMessage": "sorry",
+                    },
+                }
+            ],
+        ),
+        _flow_body(
+            "flow B",
+            enabled=0,
+            runOnce="false",
+            actions=[{"name": "send-message", "params": None}],
+            conditions=[{"name": "chat-opened-by-visitor", "value": None}],
+        ),
+        _flow_body(
+            "flow C",
+            enabled=None,
+            _id=None,
+            description=3.5,
+            actions=[
+                {"name": "send-message"},
+                {"name": "send-message", "params": {"sender": "custom", "msg": 12, "name": None}},
+            ],
+        ),
+        _flow_body(
+            "flow D", _id="", runOnce=True, conditions=[{"name": "after-guest-registration", "value": True}]
+        ),
+    ]
+    for body in creations:
+        step("create (coercible values are stored coerced)", _json_post(runner, headers, tag(body)))
+    created = [i for i in runner.model.own_ids() if i not in before]
+    for query in (
+        "count=2&offset=0",
+        "count=2&offset=2",
+        'sort={"name":-1}',
+        "count=0",
+        "count=1&offset=1&sort=%7B%22name%22%3A1%7D",
+        "count=101",
+        "offset=1000",
+    ):
+        step(f"list ({query})", listing(query))
+    for trigger_id in created:
+        step("get by id", get(trigger_id))
+    if not created:
+        return
+    first = created[0]
+    update = tag(
+        _flow_body(
+            "flow A updated",
+            _id=first,
+            description=True,
+            enabled=0,
+            runOnce="true",
+            conditions=[{"name": "time-on-site", "value": 30.5}],
+        )
+    )
+    step("update an existing trigger (coerced values stored)", _json_post(runner, headers, update))
+    step("get after update", get(first))
+    missing = tag(_flow_body("flow unknown id", _id=runner.model.missing_id()))
+    step("update of an unknown id is a silent no-op", _json_post(runner, headers, missing))
+    step("delete", delete(first))
+    step("get after delete answers null", get(first))
+    step("delete again answers success", delete(first))
+    step("list after delete", listing("count=0"))
+
+
+# --- stateful families ------------------------------------------------------------------------------
+
+
+def stateful_families(runner: Runner) -> None:
+    n = runner.options.max_examples
+    tag = runner.model.tag
+    creds = admin_credentials(runner)
+    headers = auth_headers(runner.admin)
+
+    family = "POST valid bodies"
+    runner.run_family(
+        family,
+        post_requests(safe_bodies(runner).map(tag), creds, tuple(ENCODINGS)),
+        _sends(runner, family, stateful=True),
+        n,
+    )
+    family = "POST odd encodings"
+    runner.run_family(
+        family,
+        post_requests(safe_bodies(runner).map(tag), creds, tuple(BAD_ENCODINGS)),
+        _sends(runner, family, stateful=True),
+        n // 2,
+    )
+
+    family = "state walk"
+
+    def walk(data: st.DataObject) -> Exchange:
+        # Draw the same things whatever the server holds: Hypothesis replays draws while shrinking, and
+        # draws whose shape depends on outside state make it give up ("inconsistent data generation").
+        operation = data.draw(
+            st.sampled_from(["create", "update", "update unknown", "get", "delete", "list"])
+        )
+        pick = data.draw(st.integers(0, 2**16))
+        body = data.draw(safe_bodies(runner))
+        query = data.draw(list_queries())
+        own = runner.model.own_ids()
+        if operation in ("update", "get", "delete") and not own:
+            operation = "create"
+        target = own[pick % len(own)] if own else ""
+        if operation == "create":
+            request = _json_post(runner, headers, tag(body))
+        elif operation in ("update", "update unknown"):
+            trigger_id = target if operation == "update" else runner.model.missing_id()
+            request = _json_post(runner, headers, tag({**body, "_id": trigger_id}))
+        elif operation == "list":
+            request = Request("GET", TRIGGERS_PATH, query, headers)
+        else:
+            method = "GET" if operation == "get" else "DELETE"
+            request = Request(method, f"{TRIGGERS_PATH}/{quote(target, safe='')}", "", headers)
+        return runner.exchange(family, request, stateful=True)
+
+    runner.run_family(family, st.data(), walk, n)
+
+
+def schemathesis_families(runner: Runner) -> None:
+    """Schemathesis' positive and negative cases for each operation of the contract document."""
+    from schemathesis import GenerationMode
+
+    n = max(1, runner.options.max_examples // 2)
+    headers = dict(auth_headers(runner.admin))
+    foreign = runner.model.foreign_ids()
+    base_url = runner.options.base_url
+    for operation in load_operations():
+        method = operation.method.upper()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            family = f"schemathesis {method} {operation.path} ({mode.value})"
+
+            def act(
+                case: Any, family: str = family, stateful: bool = method in ("POST", "DELETE")
+            ) -> Exchange | None:
+                if not runner.model.is_markable(case.body):
+                    return None  # a server that wrongly stored it would leave a trigger we cannot find
+                if isinstance(case.body, dict):
+                    case.body = runner.model.tag(case.body)
+                request = case_to_request(case, base_url)
+                target = (case.body or {}).get("_id") if isinstance(case.body, dict) else None
+                if method == "DELETE":
+                    target = unquote(request.path.rsplit("/", 1)[-1])
+                if stateful and isinstance(target, str) and target in foreign:
+                    return None  # never write to a trigger this run does not own
+                exchange = runner.exchange(family, request, stateful=stateful)
+                rejected = coercion_aware_rejection(case, exchange.expected, exchange.observed)
+                findings = schemathesis_findings(case, request, exchange.observed, base_url)
+                if rejected:
+                    exchange = dataclasses.replace(
+                        exchange, state_problems=exchange.state_problems + tuple(rejected)
+                    )
+                if findings and (exchange.problems or exchange.state_problems):
+                    exchange = dataclasses.replace(
+                        exchange, extra=tuple(f"schemathesis: {f}" for f in findings)
+                    )
+                elif findings:
+                    # The answer is exactly the contract's: the document's schemas do not describe it.
+                    runner.results.add(
+                        Deviation(
+                            family=family,
+                            severity="warning",
+                            title="answer matches the contract, but not the OpenAPI document's response schemas",
+                            problems=tuple(findings[:3]),
+                            inferred=("document-coverage",),
+                        )
+                    )
+                return exchange
+
+            strategy = operation.as_strategy(mode, headers=headers)
+            runner.run_family(family, strategy, act, n)
+
+
+def run_all(runner: Runner) -> None:
+    runner.parallel(stateless_jobs(runner))
+    check_nothing_stored(runner, "stateless checks")
+    permission_probes(runner)
+    state_flow(runner)
+    stateful_families(runner)
+    if runner.options.schemathesis:
+        schemathesis_families(runner)
+    check_nothing_stored(runner, "the final listing")
