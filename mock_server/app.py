@@ -328,7 +328,11 @@ def create_app(
     """The mock as an ASGI app. ``predictor`` is the seam for deliberately broken ("mutant") mocks;
     ``store`` lets a caller share or inspect the state (the CLI passes none: one is opened here)."""
     configure_logging(settings)
-    store = store if store is not None else open_store(settings)
+    if store is None:
+        store = open_store(settings)
+        if settings.seed_triggers is not None and settings.db_path is None:
+            # A database is seeded once by the CLI before workers start; memory starts empty each time.
+            store.load(settings.seed_triggers, replace=False)
     service = MockService(settings, store, predictor)
     docs = settings.docs_path.rstrip("/")
     app = FlaskApp(

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from mock_server.settings import MockSettings
 from mock_server.stores import JournalEntry, Store
-from spec.jsvalues import JsonSyntaxError, parse_json
+from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, Request, StateView, Trigger
 from spec.predict import Environment, Outcome, Predictor
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
@@ -41,7 +41,8 @@ class Reply:
 
     @classmethod
     def json(cls, status: int, value: Any) -> Reply:
-        return cls(status, json.dumps(value, separators=(",", ":")).encode())
+        # JSON.stringify, so stored numbers read the way the Rocket.Chat API shows them (5000, not 5000.0).
+        return cls(status, stringify(value).encode())
 
 
 def iso_now() -> str:
