@@ -11,13 +11,12 @@ Schemas are compiled once into a tree of small node objects; an unsupported keyw
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from spec.jsvalues import js_number_to_string, js_string_to_number
+from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
 
 __all__ = ["AjvError", "CoerceMode", "CompiledSchema", "SchemaError", "Validation", "compile_schema"]
@@ -82,11 +81,13 @@ _UNDEFINED: Any = object()
 class _Context:
     """Per-validation state: the accumulated errors (ajv's ``vErrors``) and the coercion mode."""
 
-    __slots__ = ("coerce", "errors")
+    __slots__ = ("coerce", "composite", "errors")
 
     def __init__(self, coerce: CoerceMode) -> None:
         self.coerce = coerce
         self.errors: list[AjvError] = []
+        # Inside oneOf (ajv's compositeRule) errors are collected instead of returned at once.
+        self.composite = False
 
 
 def _js_typeof(value: Any) -> str:
@@ -217,22 +218,22 @@ class _Node:
         )
         if check_types and not any(_has_type(data, json_type) for json_type in types):
             if not coerce_to:
-                errors.append(AjvError(path, "type", self.type_message))
-                return False
+                return self._type_error(data, parent, key, path, context)
             candidate = data
             coerced = _UNDEFINED
             if context.coerce == "array" and isinstance(candidate, list) and len(candidate) == 1:
-                # ajv unwraps a one-element array and keeps it if the element already has a right type.
+                # ajv unwraps a one-element array and keeps the element if it already has the right type.
+                # With several types (e.g. nullable) ajv's test joins "is type" checks with && and so never
+                # holds: the element then goes through the coercions below instead.
                 candidate = candidate[0]
-                if any(_has_type(candidate, json_type) for json_type in types):
+                if len(types) == 1 and _has_type(candidate, types[0]):
                     coerced = candidate
             for json_type in coerce_to:
                 if coerced is not _UNDEFINED:
                     break
                 coerced = _coerce(candidate, json_type)
             if coerced is _UNDEFINED:
-                errors.append(AjvError(path, "type", self.type_message))
-                return False
+                return self._type_error(data, parent, key, path, context)
             data = coerced
             if parent is not None:
                 parent[key] = coerced
@@ -257,15 +258,37 @@ class _Node:
                 return False
         return True
 
+    def _type_error(self, data: Any, parent: Any, key: Any, path: str, context: _Context) -> bool:
+        context.errors.append(AjvError(path, "type", self.type_message))
+        if context.composite:
+            # In a composite rule ajv's type check does not return: the first keyword group the schema
+            # uses still runs (only the groups after it are guarded by "no new errors").
+            if self.enum is not None:
+                if not any(_js_equal(data, allowed) for allowed in self.enum):
+                    context.errors.append(
+                        AjvError(path, "enum", "must be equal to one of the allowed values")
+                    )
+            elif self.one_of:
+                self._validate_one_of(data, parent, key, path, context)
+            elif self.group_in_use["array"]:
+                if isinstance(data, list):
+                    self._validate_array(data, path, context)
+            elif self.group_in_use["object"] and isinstance(data, dict):
+                self._validate_object(data, path, context)
+        return False
+
     def _validate_one_of(self, data: Any, parent: Any, key: Any, path: str, context: _Context) -> bool:
         errors = context.errors
         errors_before = len(errors)
         passing = 0
+        was_composite = context.composite
+        context.composite = True
         for branch in self.one_of:
             # Every branch sees the data as earlier branches left it: coercion is in place.
             current = parent[key] if parent is not None else data
             if branch.validate(current, parent, key, path, context):
                 passing += 1
+        context.composite = was_composite
         if passing == 1:
             del errors[errors_before:]
             return True
@@ -329,8 +352,9 @@ class CompiledSchema:
     root: _Node
     coerce: CoerceMode
 
-    def validate(self, data: JsonValue) -> Validation:
-        working = copy.deepcopy(data) if isinstance(data, (dict, list)) else data
+    def validate(self, data: JsonValue, *, in_place: bool = False) -> Validation:
+        """Validate; coercion works on a copy unless ``in_place`` (ajv itself mutates its argument)."""
+        working = data if in_place else to_js_value(data)
         holder = [working]
         context = _Context(self.coerce)
         self.root.validate(working, holder, 0, "", context)

@@ -71,9 +71,9 @@ def list_query_validator() -> CompiledSchema:
 
 def validate_post_body(value: Any) -> Validation:
     """Validate a POST body as the server does; ``value`` may hold Python ints (read as JS numbers)."""
-    return post_body_validator().validate(to_js_value(value))
+    return post_body_validator().validate(to_js_value(value), in_place=True)
 
 
 def validate_list_query(value: Any) -> Validation:
     """Validate a parsed list query (values are strings, lists or objects, as the query parser makes)."""
-    return list_query_validator().validate(to_js_value(value))
+    return list_query_validator().validate(to_js_value(value), in_place=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -239,10 +238,54 @@ def _parse_deep(text: str) -> JsonValue:
 def stringify(value: Any) -> str:
     """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would)."""
     parts: list[str] = []
-    _write(value, parts.append)
+    emit = parts.append
+    # An explicit stack instead of recursion: a parsed body may nest deeper than Python's stack.
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is _Token:
+            emit(item.text)
+        elif item is None:
+            emit("null")
+        elif item is True:
+            emit("true")
+        elif item is False:
+            emit("false")
+        elif isinstance(item, str):
+            emit(_quote(item))
+        elif isinstance(item, float):
+            emit(js_number_to_string(item) if math.isfinite(item) else "null")
+        elif isinstance(item, int):
+            number = _int_to_double(item)
+            emit(js_number_to_string(number) if math.isfinite(number) else "null")
+        elif isinstance(item, dict):
+            pending.append(_CLOSE_OBJECT)
+            for position, (key, member) in enumerate(reversed(item.items())):
+                pending.append(member)
+                pending.append(_Token(("," if position < len(item) - 1 else "") + _quote(key) + ":"))
+            emit("{")
+        elif isinstance(item, (list, tuple)):
+            pending.append(_CLOSE_ARRAY)
+            for position, member in enumerate(reversed(item)):
+                pending.append(member)
+                if position < len(item) - 1:
+                    pending.append(_COMMA)
+            emit("[")
+        else:
+            raise TypeError(f"not a JSON value: {type(item).__name__}")
     return "".join(parts)
 
 
+class _Token:
+    """Literal output text queued between values by ``stringify``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_CLOSE_OBJECT, _CLOSE_ARRAY, _COMMA = _Token("}"), _Token("]"), _Token(",")
 _encode_string = json.encoder.encode_basestring
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -256,53 +299,51 @@ def _quote(text: str) -> str:
     return quoted
 
 
-def _write(value: Any, emit: Any) -> None:
-    if value is None:
-        emit("null")
-    elif value is True:
-        emit("true")
-    elif value is False:
-        emit("false")
-    elif isinstance(value, str):
-        emit(_quote(value))
-    elif isinstance(value, float):
-        emit(js_number_to_string(value) if math.isfinite(value) else "null")
-    elif isinstance(value, int):
-        _write(_int_to_double(value), emit)
-    elif isinstance(value, dict):
-        emit("{")
-        first = True
-        for key, item in value.items():
-            if not first:
-                emit(",")
-            first = False
-            emit(_quote(key))
-            emit(":")
-            _write(item, emit)
-        emit("}")
-    elif isinstance(value, (list, tuple)):
-        emit("[")
-        for index, item in enumerate(value):
-            if index:
-                emit(",")
-            _write(item, emit)
-        emit("]")
-    else:
-        raise TypeError(f"not a JSON value: {type(value).__name__}")
-
-
 def to_js_value(value: Any) -> JsonValue:
-    """A Python JSON-like value as JavaScript would hold it: ints become doubles, tuples arrays."""
+    """A fresh copy of a Python JSON-like value as JavaScript holds it: ints become doubles, tuples
+    arrays, array-index keys come first. Works without recursion."""
+    if not isinstance(value, (dict, list, tuple)):
+        return _js_scalar(value)
+    root: Any = {} if isinstance(value, dict) else []
+    pending: list[tuple[Any, Any]] = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list, tuple)):
+                child: Any = {} if isinstance(item, dict) else []
+                pending.append((item, child))
+                converted = child
+            else:
+                converted = _js_scalar(item)
+            if isinstance(target, dict):
+                target[str(key)] = converted
+            else:
+                target.append(converted)
+    reordered: JsonValue = _reorder_all(root)
+    return reordered
+
+
+def _js_scalar(value: Any) -> JsonValue:
     if value is None or isinstance(value, (bool, str, float)):
-        return value
+        scalar: JsonValue = value
+        return scalar
     if isinstance(value, int):
         return _int_to_double(value)
-    if isinstance(value, dict):
-        return _js_property_order({str(key): to_js_value(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return [to_js_value(item) for item in _as_iterable(value)]
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
-def _as_iterable(value: Iterable[Any]) -> Iterable[Any]:
-    return value
+def _reorder_all(root: Any) -> Any:
+    # Reorders objects in place of their parents, so array-index keys come first everywhere.
+    pending: list[Any] = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            reordered = _js_property_order(node)
+            if reordered is not node:
+                node.clear()
+                node.update(reordered)
+            pending.extend(child for child in node.values() if isinstance(child, (dict, list)))
+        elif isinstance(node, list):
+            pending.extend(child for child in node if isinstance(child, (dict, list)))
+    return root

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from spec.contract import validate_list_query, validate_post_body
+from spec.contract import list_query_validator, post_body_validator
 from spec.jsvalues import JsonSyntaxError, js_number_to_string, js_parse_int, parse_json, stringify
 from spec.model import (
     Answer,
@@ -215,9 +215,9 @@ class _Checks:
         operation = self.route.operation
         if operation == "save_trigger":
             body = parse_body(self.request.header("content-type"), self.request.body, self.profile).value
-            outcome = validate_post_body(body)
+            outcome = post_body_validator().validate(body, in_place=True)
         elif operation == "list_triggers":
-            outcome = validate_list_query(parse_query(self.request.query))
+            outcome = list_query_validator().validate(parse_query(self.request.query), in_place=True)
         else:
             return None
         if not outcome.valid:

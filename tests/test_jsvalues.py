@@ -32,8 +32,9 @@ json_values = st.recursive(
 @settings(max_examples=300, derandomize=True)
 @given(json_values)
 def test_stringify_then_parse_round_trips(value: Any) -> None:
-    text = stringify(value)
-    assert stringify(parse_json(text)) == text
+    # JavaScript puts array-index keys first, so compare with the value as JavaScript holds it.
+    text = stringify(to_js_value(value))
+    assert stringify(parse_json(stringify(value))) == text
 
 
 @settings(max_examples=300, derandomize=True)
@@ -55,8 +56,9 @@ def test_number_to_string(number: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "number"),
-    [("", 0.0), (" \n", 0.0), (" 12 ", 12.0), ("0x1A", 26.0), ("0b101", 5.0), ("0o17", 15.0), ("1e3", 1000.0),
-     ("+5", 5.0), (".5", 0.5), ("5.", 5.0), ("Infinity", math.inf), ("-Infinity", -math.inf), ("\u00a012", 12.0)],
+    [("", 0.0), (" \n", 0.0), (" 12 ", 12.0), ("0x1A", 26.0), ("0b101", 5.0), ("0o17", 15.0),
+     ("1e3", 1000.0), ("+5", 5.0), (".5", 0.5), ("5.", 5.0), ("Infinity", math.inf),
+     ("-Infinity", -math.inf), ("\u00a012", 12.0)],
 )  # fmt: skip
 def test_string_to_number(text: str, number: float) -> None:
     assert js_string_to_number(text) == number

@@ -100,7 +100,8 @@ def test_success_headers() -> None:
     "headers",
     [(), (("X-User-Id", "admin-id"),),
      (("X-Auth-Token", "admin-token"),),
-     (("X-User-Id", "admin-id"), ("X-Auth-Token", "wrong")), (("X-User-Id", "nobody"), ("X-Auth-Token", "admin-token"))],
+     (("X-User-Id", "admin-id"), ("X-Auth-Token", "wrong")),
+     (("X-User-Id", "nobody"), ("X-Auth-Token", "admin-token"))],
     ids=["none", "user-only", "token-only", "wrong-token", "unknown-user"],
 )  # fmt: skip
 def test_authentication_401_body_since_7_4(profile: str, headers: tuple[tuple[str, str], ...]) -> None:
