@@ -29,11 +29,15 @@ def oracle_unavailable(reason: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def oracle() -> Iterator[Oracle]:
     try:
-        started = Oracle(ensure_oracle())
+        started: Oracle | None = Oracle(ensure_oracle())
+        reason = ""
     except OracleUnavailable as exc:
-        oracle_unavailable(str(exc))
+        started, reason = None, str(exc)
+    if started is None:
+        oracle_unavailable(reason)
     with started:
         yield started
+    ORACLE_REPORT.append(f"ajv oracle: {started.compared} requests answered in this session")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,10 +164,11 @@ def describe(mismatch: Mismatch) -> str:
 
 def compare_all(
     oracle: Oracle, schema: Schema, values: Sequence[Any], raw_texts: bool = False
-) -> tuple[int, list[Mismatch]]:
-    """Send every case to both sides; return how many were compared and all mismatches."""
+) -> tuple[list[str], list[Answer], list[Mismatch]]:
+    """Send every case to both sides; return the texts, the oracle's answers and all mismatches."""
     mismatches: list[Mismatch] = []
-    compared = 0
+    all_texts: list[str] = []
+    all_answers: list[Answer] = []
     for start in range(0, len(values), BATCH):
         chunk = values[start : start + BATCH]
         texts = [
@@ -181,8 +183,9 @@ def compare_all(
                 mismatches.append(
                     Mismatch(schema, None if raw_texts else value, text, kinds, oracle_answer, ours)
                 )
-        compared += len(chunk)
-    return compared, mismatches
+        all_texts.extend(texts)
+        all_answers.extend(answers)
+    return all_texts, all_answers, mismatches
 
 
 def _halfway_down(value: Any) -> Any:
@@ -322,14 +325,90 @@ def run(
     label: str,
     values: Sequence[Any],
     raw_texts: bool = False,
+    coverage: Callable[[Oracle, list[str], list[Answer]], list[str]] | None = None,
 ) -> None:
     started = time.monotonic()
-    compared, mismatches = compare_all(oracle, schema, values, raw_texts)
+    texts, answers, mismatches = compare_all(oracle, schema, values, raw_texts)
+    compared = len(answers)
     summary = report(oracle, label, compared, mismatches, time.monotonic() - started)
     record_property(f"oracle_compared_{label.replace(' ', '_')}", compared)
     record_property(f"oracle_mismatches_{label.replace(' ', '_')}", len(mismatches))
     assert compared == len(values)
-    assert not mismatches, summary
+    # The generators must keep reaching every kind of outcome, or the comparison proves little.
+    gaps = coverage(oracle, texts, answers) if coverage else []
+    gap_text = "the generated cases no longer cover:\n  " + "\n  ".join(gaps) + "\n\n" if gaps else ""
+    assert not gaps and not mismatches, gap_text + summary
+
+
+def _counted(found: Counter[Any], wanted: Sequence[Any], at_least: int, what: str) -> list[str]:
+    return [
+        f"{what} {item!r}: {found[item]} cases, want {at_least}" for item in wanted if found[item] < at_least
+    ]
+
+
+def _share(count: int, total: int, low: float, high: float, what: str) -> list[str]:
+    share = count / max(total, 1)
+    if low <= share <= high:
+        return []
+    return [f"{what}: {share:.0%} of the cases, want {low:.0%} to {high:.0%}"]
+
+
+def _coerced(oracle: Oracle, texts: list[str], answers: list[Answer]) -> int:
+    """How many valid cases ajv changed while validating (coercion happened)."""
+    valid_texts = [text for text, answer in zip(texts, answers, strict=True) if answer.valid]
+    parsed = oracle.check([Request("parse", text) for text in valid_texts])
+    valid_data = [answer.data for answer in answers if answer.valid]
+    return sum(before.data != after for before, after in zip(parsed, valid_data, strict=True))
+
+
+POST_MESSAGE_KINDS = (
+    "must have required property",
+    "must NOT have additional properties",
+    "must be string",
+    "must be boolean",
+    "must be number",
+    "must be array",
+    "must be object",
+    "must NOT have fewer than 1 items",
+    "must be equal to one of the allowed values",
+    "must match exactly one schema in oneOf",
+)
+
+
+def post_coverage(oracle: Oracle, texts: list[str], answers: list[Answer]) -> list[str]:
+    total = len(answers)
+    valid = [json.loads(answer.data or "null") for answer in answers if answer.valid]
+    kinds = Counter(message.split(" '")[0] for answer in answers for message in answer.messages)
+    depths = Counter(error["instancePath"].count("/") for answer in answers for error in answer.errors)
+    conditions = Counter(condition["name"] for body in valid for condition in body["conditions"])
+    actions = Counter(
+        (
+            action["name"],
+            "absent" if "params" not in action else "null" if action["params"] is None else "object",
+        )
+        for body in valid
+        for action in body["actions"]
+    )
+    action_shapes = [(name, params) for name in cases.ACTION_NAMES for params in ("absent", "null", "object")]
+    return [
+        *_share(len(valid), total, 0.15, 0.7, "valid bodies"),
+        *_share(_coerced(oracle, texts, answers), total, 0.1, 0.7, "valid bodies that ajv coerced"),
+        *_counted(kinds, POST_MESSAGE_KINDS, 40, "error"),
+        *_counted(depths, range(5), 200, "errors at depth"),
+        *_counted(conditions, cases.CONDITION_NAMES, 200, "valid condition"),
+        *_counted(actions, action_shapes, 200, "valid action with params"),
+    ]
+
+
+def query_coverage(oracle: Oracle, texts: list[str], answers: list[Answer]) -> list[str]:
+    total = len(answers)
+    kinds = Counter(message for answer in answers for message in answer.messages)
+    wanted = ("must be number", "must be string", "must NOT have additional properties")
+    return [
+        *_share(sum(answer.valid for answer in answers), total, 0.15, 0.8, "valid queries"),
+        *_share(_coerced(oracle, texts, answers), total, 0.05, 0.7, "valid queries that ajv coerced"),
+        *_counted(kinds, wanted, 40, "error"),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -549,6 +628,7 @@ def test_post_bodies_match_ajv(oracle: Oracle, record_property: Callable[[str, o
         schema="post",
         label="POST bodies",
         values=cases.post_bodies(SEED, POST_CASES),
+        coverage=post_coverage,
     )
 
 
@@ -559,6 +639,7 @@ def test_list_queries_match_ajv(oracle: Oracle, record_property: Callable[[str, 
         schema="query",
         label="list queries",
         values=cases.queries(SEED, QUERY_CASES),
+        coverage=query_coverage,
     )
 
 
@@ -698,3 +779,35 @@ def test_hypothesis_post_bodies_match_ajv(oracle: Oracle, body: Any) -> None:
     ours = python_answer("post", text)
     kinds = differences(oracle_answer, ours)
     assert not kinds, describe(Mismatch("post", body, text, kinds, oracle_answer, ours))
+
+
+_query_strings = st.one_of(st.sampled_from(cases.QUERY_STRINGS), st.text(max_size=6))
+_query_values = st.recursive(
+    _query_strings,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=3),
+        st.dictionaries(st.sampled_from(("a", "name", "0", "$gt")), inner, min_size=1, max_size=2),
+    ),
+    max_leaves=4,
+)
+_queries = st.dictionaries(
+    st.one_of(st.sampled_from(("count", "offset", "sort")), st.sampled_from(cases.QUERY_KEYS)),
+    _query_values,
+    max_size=4,
+)
+
+
+@settings(
+    derandomize=True,
+    max_examples=500,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(query=_queries)
+def test_hypothesis_list_queries_match_ajv(oracle: Oracle, query: Any) -> None:
+    text = to_text(query)
+    (oracle_answer,) = oracle.check([Request("query", text)])
+    ours = python_answer("query", text)
+    kinds = differences(oracle_answer, ours)
+    assert not kinds, describe(Mismatch("query", query, text, kinds, oracle_answer, ours))

@@ -706,7 +706,7 @@ def post_bodies(seed: int, count: int) -> list[Any]:
 # --------------------------------------------------------------------------------------------------
 # List queries (what the query-string parser hands over: strings, repeated keys, bracket objects)
 
-_QUERY_KEYS = (
+QUERY_KEYS = (
     "count",
     "offset",
     "sort",
@@ -719,7 +719,7 @@ _QUERY_KEYS = (
     "0",
     "",
 )
-_QUERY_STRINGS = (
+QUERY_STRINGS = (
     "50",
     "0",
     "100",
@@ -752,7 +752,7 @@ _QUERY_STRINGS = (
 
 
 def _query_string(rng: random.Random) -> str:
-    return rng.choice(_QUERY_STRINGS) if rng.random() < 0.8 else random_string(rng)
+    return rng.choice(QUERY_STRINGS) if rng.random() < 0.8 else random_string(rng)
 
 
 def _query_value(rng: random.Random, depth: int = 2) -> Any:
@@ -773,7 +773,7 @@ def _query_value(rng: random.Random, depth: int = 2) -> Any:
 def query(rng: random.Random) -> Any:
     keys = rng.sample(("count", "offset", "sort"), rng.randint(0, 3))
     if rng.random() < 0.25:
-        keys.append(rng.choice(_QUERY_KEYS))
+        keys.append(rng.choice(QUERY_KEYS))
     return {key: _query_value(rng) for key in keys}
 
 
