@@ -1,0 +1,275 @@
+"""Deliberately broken mock servers: each wraps ``spec.predict.predict`` and breaks one rule.
+
+The conformance run must report every one of them as non-conformant (exit status 1); a mutant it
+passes is a hole in the run's checks. Each mutant is a small predictor function named in ``MUTANTS``;
+``tests.mutant_server`` serves one with the real mock (``mock_server.app.create_app(predictor=...)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from spec.jsvalues import parse_json, stringify
+from spec.model import Answer, InsertTrigger, RateWindow, Request, StateView, Trigger, UpdateTrigger, User
+from spec.predict import Environment, Outcome, predict
+from spec.profiles import Profile
+
+Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
+
+
+def _body(answer: Answer) -> Any:
+    return parse_json(answer.body.decode())
+
+
+def _with_body(outcome: Outcome, body: Any) -> Outcome:
+    answer = dataclasses.replace(outcome.answer, body=stringify(body).encode())
+    return dataclasses.replace(outcome, answer=answer)
+
+
+def _with_headers(outcome: Outcome, headers: tuple[tuple[str, str], ...]) -> Outcome:
+    return dataclasses.replace(outcome, answer=dataclasses.replace(outcome.answer, headers=headers))
+
+
+def _json_request_body(request: Request) -> Any:
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        return None
+
+
+def _with_request_body(request: Request, body: Any) -> Request:
+    return dataclasses.replace(request, body=json.dumps(body).encode())
+
+
+def _with_query(request: Request, change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> Request:
+    return dataclasses.replace(request, query=urlencode(change(parse_qsl(request.query, keep_blank_values=True))))
+
+
+def _error_rewritten(rewrite: Callable[[str], str]) -> Predictor:
+    def mutant(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+        outcome = predict(request, state, profile, env)
+        if outcome.answer.status != 400 or b"[invalid-params]" not in outcome.answer.body:
+            return outcome
+        body = _body(outcome.answer)
+        return _with_body(outcome, {**body, "error": rewrite(body["error"])})
+
+    return mutant
+
+
+def wrong_message_join(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """ajv messages joined with ", " instead of a newline and a space."""
+    return _error_rewritten(lambda error: error.replace("\n ", ", "))(request, state, profile, env)
+
+
+def one_of_message_missing(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The closing "must match exactly one schema in oneOf" is left out."""
+    return _error_rewritten(lambda error: error.replace("\n must match exactly one schema in oneOf", ""))(
+        request, state, profile, env
+    )
+
+
+def missing_coercion(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Validation accepts coercible values, but the stored trigger keeps the values as sent."""
+    outcome = predict(request, state, profile, env)
+    sent = _json_request_body(request)
+    if not isinstance(sent, dict):
+        return outcome
+    changes = []
+    for change in outcome.changes:
+        if isinstance(change, InsertTrigger):
+            kept = {key: sent.get(key, value) for key, value in change.trigger.items() if not key.startswith("_")}
+            change = InsertTrigger({**change.trigger, **kept})
+        elif isinstance(change, UpdateTrigger):
+            change = UpdateTrigger(change.trigger_id, {k: sent.get(k, v) for k, v in change.fields.items()})
+        changes.append(change)
+    return dataclasses.replace(outcome, changes=tuple(changes))
+
+
+def permission_after_validation(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """8.3 checks permission before validation; this one validates first (the 7.5 order on 8.3)."""
+    order = ("authentication", "rate-limit", "validation", "permission")
+    return predict(request, state, dataclasses.replace(profile, check_order=order), env)
+
+
+def authentication_after_validation(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """Invalid bodies are rejected (400) before the credentials are looked at."""
+    order = ("validation", "authentication", "permission", "rate-limit")
+    return predict(request, state, dataclasses.replace(profile, check_order=order), env)
+
+
+def extra_keys_accepted(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """``additionalProperties: false`` is not enforced: unknown keys are dropped, the rest is saved."""
+    outcome = predict(request, state, profile, env)
+    if b"must NOT have additional properties" not in outcome.answer.body:
+        return outcome
+    sent = _json_request_body(request)
+    if not isinstance(sent, dict):
+        return outcome
+    known = {"name", "description", "enabled", "runOnce", "conditions", "actions", "_id"}
+    return predict(_with_request_body(request, {k: v for k, v in sent.items() if k in known}), state, profile, env)
+
+
+def legacy_401_body(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The 6.13-7.3 401 body (no ``success``/``error``) on a newer profile."""
+    outcome = predict(request, state, profile, env)
+    if outcome.answer.status != 401:
+        return outcome
+    return _with_body(outcome, {"status": "error", "message": "You must be logged in to do this."})
+
+
+def upsert_on_unknown_id(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """An update of an unknown id inserts a new trigger instead of doing nothing."""
+    outcome = predict(request, state, profile, env)
+    sent = _json_request_body(request)
+    if outcome.operation != "save_trigger" or outcome.answer.status != 200 or outcome.changes:
+        return outcome
+    if not isinstance(sent, dict) or not sent.get("_id"):
+        return outcome
+    return predict(_with_request_body(request, {k: v for k, v in sent.items() if k != "_id"}), state, profile, env)
+
+
+def update_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """An update of an existing trigger answers success but stores nothing."""
+    outcome = predict(request, state, profile, env)
+    return dataclasses.replace(outcome, changes=tuple(c for c in outcome.changes if not isinstance(c, UpdateTrigger)))
+
+
+def delete_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """DELETE answers success but the trigger stays."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation == "delete_trigger":
+        return dataclasses.replace(outcome, changes=())
+    return outcome
+
+
+def list_without_total(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The list answer leaves out ``total``."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "list_triggers" or outcome.answer.status != 200:
+        return outcome
+    return _with_body(outcome, {k: v for k, v in _body(outcome.answer).items() if k != "total"})
+
+
+def wrong_count_clamp(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """``count`` is clamped to 50 instead of 100."""
+    if request.method != "GET" or "count=" not in request.query:
+        return predict(request, state, profile, env)
+
+    def clamp(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, "50" if k == "count" and v.isdigit() and int(v) > 50 else v) for k, v in pairs]
+
+    return predict(_with_query(request, clamp), state, profile, env)
+
+
+def sort_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """A valid ``sort`` is ignored: the list is always by name, ascending."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "list_triggers" or outcome.answer.status != 200:
+        return outcome
+    return predict(_with_query(request, lambda pairs: [p for p in pairs if p[0] != "sort"]), state, profile, env)
+
+
+def disabled_triggers_hidden(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The list shows enabled triggers only (as the public config does)."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "list_triggers":
+        return outcome
+    return predict(request, _EnabledOnly(state), profile, env)
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnabledOnly:
+    """A view of the store that hides disabled triggers from listing."""
+
+    state: StateView
+
+    def find_user(self, user_id: str) -> User | None:
+        return self.state.find_user(user_id)
+
+    def all_triggers(self) -> Sequence[Trigger]:
+        return [t for t in self.state.all_triggers() if t.get("enabled") is True]
+
+    def find_trigger(self, trigger_id: str) -> Trigger | None:
+        return self.state.find_trigger(trigger_id)
+
+    def rate_window(self, key: str) -> RateWindow | None:
+        return self.state.rate_window(key)
+
+
+def success_key_first(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """``success`` comes first in success bodies instead of last."""
+    outcome = predict(request, state, profile, env)
+    if outcome.answer.status != 200:
+        return outcome
+    body = _body(outcome.answer)
+    return _with_body(outcome, {"success": body.pop("success"), **body})
+
+
+def not_found_for_unknown_id(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """GET of an unknown id answers 404 instead of ``{"trigger":null,"success":true}``."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation == "get_trigger" and outcome.answer.body == b'{"trigger":null,"success":true}':
+        answer = dataclasses.replace(outcome.answer, status=404, body=b'{"success":false,"error":"Not found"}')
+        return dataclasses.replace(outcome, answer=answer)
+    return outcome
+
+
+def wrong_content_type(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """JSON answers say ``application/json; charset=utf-8``."""
+    outcome = predict(request, state, profile, env)
+    headers = tuple(
+        (k, "application/json; charset=utf-8" if k.lower() == "content-type" and v == "application/json" else v)
+        for k, v in outcome.answer.headers
+    )
+    return _with_headers(outcome, headers)
+
+
+def no_cache_headers(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """No ``cache-control``/``pragma`` headers."""
+    outcome = predict(request, state, profile, env)
+    headers = tuple((k, v) for k, v in outcome.answer.headers if k.lower() not in ("cache-control", "pragma"))
+    return _with_headers(outcome, headers)
+
+
+def malformed_json_is_500(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """A body that is not JSON crashes the handler (500) instead of being read as ``{}``."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "save_trigger" or b"must have required property 'name'" not in outcome.answer.body:
+        return outcome
+    if _json_request_body(request) is not None or not request.body:
+        return outcome
+    answer = dataclasses.replace(outcome.answer, status=500, body=b'{"success":false,"error":"Internal error"}')
+    return dataclasses.replace(outcome, answer=answer)
+
+
+MUTANTS: dict[str, Predictor] = {
+    name.replace("_", "-"): function
+    for name, function in {
+        "wrong_message_join": wrong_message_join,
+        "one_of_message_missing": one_of_message_missing,
+        "missing_coercion": missing_coercion,
+        "permission_after_validation": permission_after_validation,
+        "authentication_after_validation": authentication_after_validation,
+        "extra_keys_accepted": extra_keys_accepted,
+        "legacy_401_body": legacy_401_body,
+        "upsert_on_unknown_id": upsert_on_unknown_id,
+        "update_ignored": update_ignored,
+        "delete_ignored": delete_ignored,
+        "list_without_total": list_without_total,
+        "wrong_count_clamp": wrong_count_clamp,
+        "sort_ignored": sort_ignored,
+        "disabled_triggers_hidden": disabled_triggers_hidden,
+        "success_key_first": success_key_first,
+        "not_found_for_unknown_id": not_found_for_unknown_id,
+        "wrong_content_type": wrong_content_type,
+        "no_cache_headers": no_cache_headers,
+        "malformed_json_is_500": malformed_json_is_500,
+    }.items()
+}
+"""Every broken variant, by the name ``tests.mutant_server --mutant`` takes."""
