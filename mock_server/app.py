@@ -126,12 +126,13 @@ class _Exchange:
 class PredictorMiddleware:
     """See the module docstring. One instance per process; it owns the store's lifetime."""
 
-    def __init__(self, app: ASGIApp, *, service: MockService, docs_paths: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, service: MockService, docs_prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.service = service
         self.settings = service.settings
         self.cors = CorsPolicy(self.settings.cors_origins)
-        self.docs_paths = docs_paths
+        self.docs_prefixes = docs_prefixes
+        """Paths under /__mock__/ that belong to Connexion: the control API's spec and Swagger UI."""
         self.limit = self.settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -172,7 +173,7 @@ class PredictorMiddleware:
             await self._preflight(exchange, origin, header.get("access-control-request-headers"), send)
             return
         is_api = path == "/api" or path.startswith("/api/")
-        is_control = path.startswith(CONTROL_PREFIX + "/") and scope["path"] not in self.docs_paths
+        is_control = path.startswith(CONTROL_PREFIX + "/") and not path.startswith(self.docs_prefixes)
         if not is_api and not is_control:
             await self._pass_on(scope, receive, send, exchange)
             return
@@ -349,13 +350,10 @@ def create_app(
         PredictorMiddleware,
         position=MiddlewarePosition.BEFORE_SWAGGER,
         service=service,
-        docs_paths=frozenset(
-            {
-                f"{CONTROL_PREFIX}{docs}",
-                f"{CONTROL_PREFIX}{docs}/",
-                f"{CONTROL_PREFIX}/openapi.json",
-                f"{CONTROL_PREFIX}/openapi.yaml",
-            }
+        docs_prefixes=(
+            f"{CONTROL_PREFIX}{docs}",
+            f"{CONTROL_PREFIX}/openapi.json",
+            f"{CONTROL_PREFIX}/openapi.yaml",
         ),
     )
     # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the

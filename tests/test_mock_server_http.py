@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.mockserver import MockServer, run_cli, running_mock, start_mock
+from tests.mockserver import REPO_ROOT, MockServer, run_cli, running_mock, start_mock
 
 pytestmark = pytest.mark.http
 
@@ -577,7 +580,27 @@ def test_docs_and_specs_are_served(server: MockServer) -> None:
     assert TRIGGERS in contract["paths"]
     control = httpx.get(server.url("/__mock__/openapi.json")).json()
     assert "/reset" in control["paths"]
+    for asset in ("/docs/swagger-ui-bundle.js", "/__mock__/docs/swagger-ui-bundle.js"):
+        assert httpx.get(server.url(asset)).status_code == 200, asset
     assert httpx.get(server.url("/"), follow_redirects=False).headers["location"] == "/docs/"
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
+)
+def test_swagger_ui_renders_in_headless_chromium() -> None:
+    """tools/swagger_screenshot.py: both Swagger UI pages render; PNGs land in reports/swagger/."""
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "swagger_screenshot.py")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("contract", "control"):
+        assert (REPO_ROOT / "reports" / "swagger" / f"swagger-{name}.png").stat().st_size > 10_000
 
 
 # -- CORS -----------------------------------------------------------------------------------------
