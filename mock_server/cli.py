@@ -222,8 +222,12 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  CORS:        {' '.join(settings.cors_origins)}",
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
-        f"Listening on {url} (Ctrl+C to stop)",
     ]
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(
+            f"  warning:     the control endpoints have no authentication and {settings.host} is not loopback"
+        )
+    lines.append(f"Listening on {url} (Ctrl+C to stop)")
     return "\n".join(lines)
 
 
