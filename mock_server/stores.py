@@ -243,16 +243,17 @@ class SqliteStore:
         connection.execute("BEGIN")
         try:
             result, changes = predict(view)
-            if not changes:
-                connection.execute("COMMIT")
-                return result
-            self._apply(changes, rate_window_ms)
+            if changes:
+                self._apply(changes, rate_window_ms)
             connection.execute("COMMIT")
             return result
         except sqlite3.OperationalError as error:
             connection.execute("ROLLBACK")
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not _is_busy(error):
                 raise
+        except BaseException:
+            connection.execute("ROLLBACK")  # never leave the connection inside a transaction
+            raise
         # Another process wrote after our snapshot: predict again holding the write lock.
         with self._write():
             result, changes = predict(view)
@@ -349,6 +350,12 @@ class SqliteStore:
         self._connection.close()
 
 
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY (another writer holds the lock) or SQLITE_BUSY_SNAPSHOT (our read is stale)."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+; the message on 3.10
+    return (code & 0xFF) == sqlite3.SQLITE_BUSY if code is not None else "locked" in str(error)
+
+
 class _Transaction:
     """``BEGIN ...`` / ``COMMIT``, or ``ROLLBACK`` when the body raises."""
 
@@ -363,7 +370,7 @@ class _Transaction:
                 break
             except sqlite3.OperationalError as error:
                 # busy_timeout already waited; a second chance covers very long writer queues.
-                if attempt == 49 or "locked" not in str(error):
+                if attempt == 49 or not _is_busy(error):
                     raise
                 time.sleep(0.05)
         return self._connection
