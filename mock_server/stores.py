@@ -350,10 +350,13 @@ class SqliteStore:
         self._connection.close()
 
 
+_SQLITE_BUSY = 5  # sqlite3.SQLITE_BUSY exists from Python 3.11 only; the project supports 3.10
+
+
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     """SQLITE_BUSY (another writer holds the lock) or SQLITE_BUSY_SNAPSHOT (our read is stale)."""
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+; the message on 3.10
-    return (code & 0xFF) == sqlite3.SQLITE_BUSY if code is not None else "locked" in str(error)
+    return (code & 0xFF) == _SQLITE_BUSY if code is not None else "locked" in str(error)
 
 
 class _Transaction:
