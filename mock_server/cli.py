@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         default="8.3",
+        metavar="|".join(PROFILES),
         help=f"Rocket.Chat version profile: {', '.join(PROFILES)} (default: %(default)s)",
     )
     parser.add_argument(
@@ -70,9 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a known user (repeatable). Without any, one admin user with a random id and token is "
         "created and printed. PERM e.g. view-livechat-manager, api-bypass-rate-limit",
     )
-    parser.add_argument("--seed-file", help="JSON array of triggers loaded at start into an empty store")
-    parser.add_argument("--db", help="keep state in this SQLite file (survives restarts, shared by workers)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
+    parser.add_argument(
+        "--seed-file", metavar="FILE", help="JSON array of triggers loaded at start into an empty store"
+    )
+    parser.add_argument(
+        "--db", metavar="PATH", help="keep state in this SQLite file (survives restarts, shared by workers)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes (default: %(default)s)"
+    )
     parser.add_argument(
         "--cors-origin",
         action="append",
@@ -90,18 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--clock",
         default="real",
+        metavar="SPEC",
         help="time seen by the server: real, fixed:EPOCH_MS, or step:EPOCH_MS:STEP_MS (n-th request sees "
         "EPOCH_MS + n*STEP_MS); for reproducible _updatedAt in tests (default: %(default)s)",
     )
     parser.add_argument(
         "--ids",
         default="random",
+        metavar="SPEC",
         help="ids of new triggers: random, or sequential[:START] (n-th request is offered START+n as 24 "
         "hex digits) (default: %(default)s)",
     )
     parser.add_argument(
         "--max-body-bytes",
         type=int,
+        metavar="N",
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
     )
