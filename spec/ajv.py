@@ -19,7 +19,15 @@ from typing import Any, Literal
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
 
-__all__ = ["AjvError", "CoerceMode", "CompiledSchema", "SchemaError", "Validation", "compile_schema"]
+__all__ = [
+    "AjvError",
+    "CoerceMode",
+    "CompiledSchema",
+    "SchemaError",
+    "Validation",
+    "coerce_scalar",
+    "compile_schema",
+]
 
 CoerceMode = Literal[False, True, "array"]
 
@@ -154,6 +162,25 @@ def _coerce(value: Any, json_type: str) -> Any:
     if json_type == "array":
         return [value] if typeof in ("string", "number", "boolean") or value is None else _UNDEFINED
     return _UNDEFINED
+
+
+def coerce_scalar(value: JsonValue, json_type: str, mode: CoerceMode = True) -> tuple[bool, JsonValue]:
+    """What ajv's type coercion makes of ``value`` when a schema wants ``json_type``.
+
+    Returns ``(True, coerced)`` when ajv would coerce the value to that type under ``coerceTypes: mode``
+    (``"5"`` to the number ``5.0``, ``false`` to the string ``"false"``, ``null`` to ``0.0`` ...) and
+    ``(False, value)`` when it would not, so the value fails the type check. Numbers come back as
+    JavaScript holds them (floats). Only the types ajv coerces take part: ``"array"`` (wrapping a scalar)
+    only under ``mode="array"``, never ``"object"``, and nothing when ``mode`` is ``False``. This is one
+    step of validation, not a validation: a value that already has ``json_type`` is not for this function
+    (ajv coerces only after the type check failed).
+    """
+    if not mode or not (json_type in _COERCIBLE or (mode == "array" and json_type == "array")):
+        return False, value
+    coerced: JsonValue = _coerce(value, json_type)
+    if coerced is _UNDEFINED:
+        return False, value
+    return True, coerced
 
 
 class _Node:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import shlex
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -30,6 +29,10 @@ import openapi_spec_validator
 from jsonschema.exceptions import ValidationError, best_match
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import schemas as spec_schemas
+
+from spec.ajv import CoerceMode, SchemaError, Validation, coerce_scalar, compile_schema
+from spec.contract import resolve_pointer
+from spec.jsvalues import stringify
 
 Json: TypeAlias = Any
 """A node of a parsed JSON document; OpenAPI documents are too loosely shaped to type more tightly."""
@@ -85,11 +88,6 @@ def _dotted(path: Sequence[str | int]) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(body)"
-
-
-def _js_number(value: float) -> str:
-    # The server is JavaScript: String(5.0) is "5", so whole floats print without a fraction.
-    return str(int(value)) if float(value).is_integer() else repr(value)
 
 
 def _is_string_boolean(value: Json) -> bool:
@@ -315,57 +313,28 @@ def _string_boolean_paths(errors: Sequence[ValidationError]) -> list[tuple[str |
     return paths
 
 
-def _coerce_one(value: Json, target: str) -> tuple[bool, Json]:
-    """ajv's ``coerceTypes: true`` for one scalar; the server validates requests with it."""
-    if target == "string" and not isinstance(value, (dict, list)):
-        if isinstance(value, bool):
-            return True, "true" if value else "false"
-        if isinstance(value, (int, float)):
-            return True, _js_number(value)
-        if value is None:
-            return True, ""
-    if target in ("number", "integer") and not isinstance(value, (dict, list)):
-        if isinstance(value, bool):
-            return True, int(value)
-        if value is None:
-            return True, 0
-        if isinstance(value, str) and value.strip():
-            try:
-                number = float(value)
-            except ValueError:
-                return False, value
-            if math.isfinite(number) and (target == "number" or number.is_integer()):
-                return True, int(number) if number.is_integer() else number
-    if target == "boolean":
-        if value in ("true", "false") and isinstance(value, str):
-            return True, value == "true"
-        if value in (0, 1) and not isinstance(value, bool):
-            return True, value == 1
-        if value is None:
-            return True, False
-    if target == "null" and (value == "" or value is False or (value == 0 and not isinstance(value, bool))):
-        return True, None
-    return False, value
+def _server_message(validation: Validation, value: Json) -> str:
+    """Why the server rejects a value: the first error of its 400 message, and where it points.
+
+    ajv stops at the first failing keyword, except inside ``oneOf`` where the message lists each
+    alternative's error before the verdict, so the first error is the most specific one.
+    """
+    error = validation.errors[0]
+    return f"{_dotted(_pointer_path(error.instance_path, value))}: {error.message}"
 
 
-def _coerce_like_server(value: Json, schema: Json) -> tuple[Json, list[ValidationError]]:
-    """The value after the server's type coercion, and the errors that remain after it."""
-    for _ in range(100):
-        errors = _errors(value, schema)
-        for error in _walk_errors(errors):
-            if error.validator != "type":
-                continue
-            for target in _expected_types(error):
-                ok, coerced = _coerce_one(error.instance, target)
-                if ok:
-                    value = _set_at(value, list(error.absolute_path), coerced)
-                    break
-            else:
-                continue
-            break
+def _pointer_path(pointer: str, value: Json) -> list[str | int]:
+    """An ajv ``instancePath`` as the keys and indexes it names in ``value``."""
+    path: list[str | int] = []
+    for raw in pointer.split("/")[1:]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            path.append(int(part))
+            value = value[int(part)]
         else:
-            return value, errors
-    return value, _errors(value, schema)
+            path.append(part)
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return path
 
 
 def _first_message(errors: Sequence[ValidationError]) -> str:
@@ -386,6 +355,8 @@ class _Target:
 
     location: str
     direction: Direction
+    coerce: CoerceMode = True
+    """How the server's ajv coerces request values here: ``"array"`` for the query, ``True`` for bodies."""
 
 
 class _Finder:
@@ -500,7 +471,9 @@ class _Finder:
                 if "schema" in param and "schema" in con_param:
                     self.compare_schema(
                         param["schema"],
-                        _Target(param_location + "/schema", "request"),
+                        _Target(
+                            param_location + "/schema", "request", "array" if key[0] == "query" else True
+                        ),
                         con_param["schema"],
                     )
             elif not (key[0] == "header" and key[1].lower() in security):
@@ -614,8 +587,8 @@ class _Finder:
     def compare_schema(self, pub_node: Json, target: _Target, con_node: Json) -> None:
         pub, location = self.pub.schema(pub_node, target.location)
         con, _ = self.con.schema(con_node)
-        here = _Target(location, target.direction)
-        self.check_schema_values(pub, here, con)
+        here = replace(target, location=location)
+        self.check_schema_values(pub, here, con, con_node)
 
         pub_branches = _object_branches(pub, self.pub)
         con_branches = _object_branches(con, self.con)
@@ -645,7 +618,7 @@ class _Finder:
                 return
             for index, branch in enumerate(pub["oneOf"]):
                 self.compare_schema(
-                    branch, _Target(location + _pointer("oneOf", index), here.direction), con["oneOf"][index]
+                    branch, replace(here, location=location + _pointer("oneOf", index)), con["oneOf"][index]
                 )
             return
         elif pub_branches is not None:
@@ -715,7 +688,8 @@ class _Finder:
             return True
         only_published = sorted(pub_types - con_types)
         coercible = target.direction == "request" and all(
-            any(_coerce_one(_sample_of(kind), wanted)[0] for wanted in con_types) for kind in only_published
+            any(coerce_scalar(_sample_of(kind), wanted, target.coerce)[0] for wanted in con_types)
+            for kind in only_published
         )
         tail = (
             f"the server takes {_describe_types(con_types)}: it coerces {' and '.join(only_published)} "
@@ -825,7 +799,7 @@ class _Finder:
             if name in pub_properties:
                 self.compare_schema(
                     pub_properties[name],
-                    _Target(location + _pointer("properties", name), direction),
+                    replace(target, location=location + _pointer("properties", name)),
                     con_properties[name],
                 )
             elif direction == "request" or name in con_required:
@@ -871,13 +845,44 @@ class _Finder:
             )
         if "items" in con and "items" in pub:
             self.compare_schema(
-                pub["items"], _Target(target.location + "/items", target.direction), con["items"]
+                pub["items"], replace(target, location=target.location + "/items"), con["items"]
             )
 
     # ---- example values
 
-    def check_schema_values(self, pub: Mapping[str, Json], target: _Target, con: Mapping[str, Json]) -> None:
-        """``default`` and ``example`` of a published schema, against that schema and the contract's."""
+    def server_validation(self, con_node: Json, value: Json, target: _Target) -> Validation | None:
+        """``value`` validated against a contract schema by the server's validator (``spec.ajv``).
+
+        The result's ``data`` is the value after the server's type coercion and its ``errors`` are what
+        remains after it. Requests are validated by the server, so a request schema the validator cannot
+        reproduce is a ``DocumentError``; responses are not validated by the server, and their schemas
+        may use keywords it does not compile (``allOf``, ``format``, ``minimum``): then the answer is
+        None.
+        """
+        contract = dict(self.con.document)
+        try:
+            compiled = compile_schema(
+                _without_drift_keys(con_node),
+                coerce=target.coerce,
+                resolve_ref=lambda ref: resolve_pointer(contract, ref),
+            )
+        except SchemaError as exc:
+            if target.direction == "response":
+                return None
+            raise DocumentError(
+                f"the contract's request schema for {target.location} cannot be checked the way the "
+                f"server checks it: {exc}"
+            ) from None
+        return compiled.validate(value)
+
+    def check_schema_values(
+        self, pub: Mapping[str, Json], target: _Target, con: Mapping[str, Json], con_node: Json
+    ) -> None:
+        """``default`` and ``example`` of a published schema, against that schema and the contract's.
+
+        ``con`` is the contract schema flattened for comparing, ``con_node`` the node as the contract has
+        it, which is what the server's validator compiles.
+        """
         own_schema = self.pub.inline({k: v for k, v in pub.items() if k not in ("default", "example")})
         con_schema = self.con.inline(con)
         for keyword in ("default", "example"):
@@ -897,13 +902,19 @@ class _Finder:
                     "contradicts the declared boolean type and misleads anyone copying it.",
                 )
             elif own:
-                coerced, left = _coerce_like_server(value, con_schema)
-                accepted = target.direction == "request" and not left
+                checked = self.server_validation(con_node, value, target)
+                if checked is None:
+                    # A response schema the server's validator does not compile: show the value coerced
+                    # to the contract's type alone.
+                    only_type = {key: con[key] for key in ("type", "nullable") if key in con}
+                    checked = self.server_validation(only_type, value, target)
+                coerced = value if checked is None else checked.data
+                accepted = target.direction == "request" and checked is not None and checked.valid
                 self.add(
                     location,
                     "example-type-mismatch",
                     f"{keyword}: {_compact(value)}",
-                    f"{_compact(coerced)} ({_describe_types(_type_set(con, self.con))})"
+                    f"{stringify(coerced)} ({_describe_types(_type_set(con, self.con))})"
                     + (", the string is coerced" if accepted else ""),
                     f"The {keyword} has the wrong JSON type for its own schema ({own[0].message})"
                     + (
@@ -947,7 +958,7 @@ class _Finder:
                     value=value,
                     own=own,
                     theirs=theirs,
-                    con_schema=con_schema,
+                    con_node=con_media.get("schema", {}),
                 )
                 continue
             fixed_paths = _string_boolean_paths([*own, *theirs])
@@ -1011,20 +1022,29 @@ class _Finder:
         value: Json,
         own: Sequence[ValidationError],
         theirs: Sequence[ValidationError],
-        con_schema: Json,
+        con_node: Json,
     ) -> None:
         if not own and not theirs:
             return
-        coerced, left = _coerce_like_server(value, con_schema)
+        checked = self.server_validation(con_node, value, _Target(location, "request"))
+        if checked is None:  # only a response schema may be one the server's validator does not compile
+            raise DocumentError(f"no server validation for the request example at {location}")
+        coerced = checked.data
+        left = not checked.valid
         offending = [tuple(error.absolute_path) for error in _walk_errors(list(own or theirs))]
         paths = [path for index, path in enumerate(offending) if path not in offending[:index]]
         shown = "; ".join(f"{_dotted(path)}: {_compact(_get_at(value, path))}" for path in paths if path)
         if left:
-            server = "rejected: 400 " + _first_message(left)
+            server = "rejected: 400 " + _server_message(checked, value)
         else:
-            changed = [path for path in paths if path and _get_at(coerced, path) != _get_at(value, path)]
+            changed = [
+                path
+                for path in paths
+                if path and stringify(_get_at(coerced, path)) != stringify(_get_at(value, path))
+            ]
             server = "accepted after coercion" + (
-                " to " + "; ".join(f"{_dotted(path)}: {_compact(_get_at(coerced, path))}" for path in changed)
+                " to "
+                + "; ".join(f"{_dotted(path)}: {stringify(_get_at(coerced, path))}" for path in changed)
                 if changed
                 else ""
             )
@@ -1051,6 +1071,15 @@ class _Finder:
                 server,
                 f'The example "{name}" matches the page\'s schema, but the server does not accept it.',
             )
+
+
+def _without_drift_keys(node: Json) -> Json:
+    # Merged oneOf alternatives carry this module's own bookkeeping, which is no schema keyword.
+    if isinstance(node, Mapping):
+        return {key: _without_drift_keys(value) for key, value in node.items() if key != _BRANCH_REQUIRED}
+    if isinstance(node, list):
+        return [_without_drift_keys(item) for item in node]
+    return node
 
 
 def _sample_of(json_type: str) -> Json:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from spec.contract import validate_post_body
 from spec.drift import Drift, find_drift, load_document, main, render_json, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,6 +194,99 @@ def test_one_change_to_the_contract_gives_exactly_that_drift(contract: dict[str,
     assert [(d.kind, d.location) for d in found] == [
         ("invalid-openapi", "/paths/~1api~1v1~1livechat~1triggers/get/parameters/0/required")
     ]
+
+
+# ---- what the server does with a value comes from its validator (spec.ajv), not a copy of its rules
+
+TIMEOUT = SCHEMA + "/properties/actions/items/properties/params/properties/serviceTimeout/example"
+
+
+def _with_request_example(published: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(published)
+    media = changed["paths"]["/api/v1/livechat/triggers"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    media["examples"]["Example 1"]["value"].update(changes)
+    return changed
+
+
+def _server_verdict(value: Any) -> str:
+    validation = validate_post_body(copy.deepcopy(value))
+    return "accepted" if validation.valid else "rejected"
+
+
+@pytest.mark.parametrize(
+    ("changes", "server"),
+    [
+        # 0 and 1 are coerced to booleans; a plain == comparison took them for unchanged.
+        ({"enabled": 0}, "accepted after coercion to enabled: false; runOnce: true"),
+        ({"enabled": False, "runOnce": 1}, "accepted after coercion to runOnce: true"),
+        # `params` is a nullable object, so ajv coerces "" to null.
+        (
+            {"enabled": False, "runOnce": True, "actions": [{"name": "send-message", "params": ""}]},
+            "accepted after coercion to actions[0].params: null",
+        ),
+        (
+            {"enabled": False, "runOnce": True, "actions": [{"name": "send-message", "params": "5"}]},
+            "rejected: 400 actions[0].params: must be object",
+        ),
+        ({"conditions": "x"}, "rejected: 400 conditions: must be array"),
+    ],
+)
+def test_request_example_verdict_is_the_server_validators(
+    published: dict[str, Any], contract: dict[str, Any], changes: dict[str, Any], server: str
+) -> None:
+    changed = _with_request_example(published, **changes)
+    drift = only(
+        find_drift(changed, contract), "example-rejected-by-own-schema", BODY + "/examples/Example 1/value"
+    )
+    assert drift.server == server
+    media = changed["paths"]["/api/v1/livechat/triggers"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    assert server.startswith(_server_verdict(media["examples"]["Example 1"]["value"]))
+
+
+@pytest.mark.parametrize(
+    ("example", "server"),
+    [
+        ("5000", "5000 (number), the string is coerced"),
+        # JavaScript's Number(): hexadecimal and blank strings are numbers, Python-only syntax is not.
+        ("0x10", "16 (number), the string is coerced"),
+        (" ", "0 (number), the string is coerced"),
+        ("1_000", '"1_000" (number)'),
+        ("ten", '"ten" (number)'),
+    ],
+)
+def test_schema_example_is_coerced_as_the_server_coerces(
+    published: dict[str, Any], contract: dict[str, Any], example: str, server: str
+) -> None:
+    changed = copy.deepcopy(published)
+    schema = changed["paths"]["/api/v1/livechat/triggers"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    schema = schema["schema"]["properties"]["actions"]["items"]["properties"]["params"]["properties"]
+    schema["serviceTimeout"]["example"] = example
+    assert only(find_drift(changed, contract), "example-type-mismatch", TIMEOUT).server == server
+
+
+def test_query_parameter_values_are_coerced_as_the_query_is(contract: dict[str, Any]) -> None:
+    # The server validates the query with coerceTypes: "array", which unwraps a one-item list.
+    changed = copy.deepcopy(contract)
+    count = changed["paths"]["/api/v1/livechat/triggers"]["get"]["parameters"][0]
+    count["schema"] = {"type": "string", "example": ["5"]}
+    location = "/paths/~1api~1v1~1livechat~1triggers/get/parameters/0/schema/example"
+    drift = only(find_drift(changed, contract), "example-type-mismatch", location)
+    assert drift.server == "5 (number or null), the string is coerced"
+
+
+def test_response_example_shows_the_contract_type(contract: dict[str, Any]) -> None:
+    # Responses are not validated by the server; their schemas use keywords its validator does not
+    # compile (here `minimum`), and the example is still shown in the contract's type.
+    changed = copy.deepcopy(contract)
+    changed["components"]["schemas"]["TriggerList"]["properties"]["count"]["example"] = "5"
+    location = "/components/schemas/TriggerList/properties/count/example"
+    assert only(find_drift(changed, contract), "example-type-mismatch", location).server == "5 (integer)"
 
 
 def test_output_is_sorted_and_deterministic(
