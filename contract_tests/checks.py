@@ -25,6 +25,7 @@ __all__ = [
     "check_headers",
     "check_status",
     "exact_problems",
+    "inferred_explains",
 ]
 
 RELEVANT_HEADERS = ("content-type", "cache-control", "pragma")
@@ -93,6 +94,29 @@ EXACT_CHECKS: tuple[Check, ...] = (check_status, check_body, check_headers, chec
 def exact_problems(expected: Answer, observed: Observed, checks: Sequence[Check] = EXACT_CHECKS) -> list[str]:
     """Every problem any of ``checks`` finds."""
     return [problem for check in checks for problem in check(expected, observed)]
+
+
+def inferred_explains(expected: Answer, observed: Observed) -> bool:
+    """Whether the behaviour the prediction marks as inferred can explain how ``observed`` differs.
+
+    Only the order of tied triggers is uncertain under ``sort-order`` alone: status, headers, every
+    other body key and the number of listed triggers must still match. Any other inferred setting
+    (rate limits, odd pagination, unknown routes, old body parsers...) leaves the whole answer open.
+    """
+    inferred = set(expected.inferred)
+    if not inferred:
+        return False
+    if inferred - {"sort-order"}:
+        return True
+    if expected.status != observed.status or check_headers(expected, observed):
+        return False
+    left, right = _json_or_none(expected.body), _json_or_none(observed.body)
+    if not (isinstance(left, dict) and isinstance(right, dict)) or list(left) != list(right):
+        return False
+    triggers_left, triggers_right = left.pop("triggers", None), right.pop("triggers", None)
+    if not (isinstance(triggers_left, list) and isinstance(triggers_right, list)):
+        return False
+    return left == right and len(triggers_left) == len(triggers_right)
 
 
 # --- short diffs ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from spec.jsvalues import stringify
 from spec.model import DeleteTrigger, InsertTrigger, State, Trigger, UpdateTrigger, User
 
-__all__ = ["PENDING_ID_PREFIX", "LiveModel", "new_run_prefix"]
+__all__ = ["PENDING_ID_PREFIX", "Incomplete", "LiveModel", "new_run_prefix"]
 
 PENDING_ID_PREFIX = "pending-"
 """Placeholder ids for inserts the runner predicted but has not yet seen the server's id for."""
@@ -113,15 +113,19 @@ class LiveModel:
             elif isinstance(change, DeleteTrigger):
                 self.own = [t for t in self.own if t["_id"] != change.trigger_id]
 
-    def reconcile(self, observed: Sequence[Trigger], updated_ids: set[str]) -> list[str]:
+    def reconcile(self, observed: Sequence[Trigger], updated_ids: set[str], *, complete: bool = True) -> list[str]:
         """Take the server's ids and timestamps for own triggers; say where the server disagrees.
 
-        Pending inserts are matched to newly listed own triggers by their unique names. Foreign
-        triggers are replaced by what was observed (someone else may have changed them: tolerated).
+        Pending inserts are matched to newly listed own triggers by their unique names. ``complete``
+        means ``observed`` is every stored trigger: foreign triggers are then replaced by what was
+        observed (someone else may have changed them: tolerated), and an own trigger that is not
+        listed is reported as gone. A partial listing (the most recently updated triggers) checks only
+        what it shows, and raises ``Incomplete`` when a pending insert is not among them.
         """
         problems: list[str] = []
         listed_own = [t for t in observed if self.is_own(t)]
-        self.foreign = [t for t in observed if not self.is_own(t)]
+        if complete:
+            self.foreign = [t for t in observed if not self.is_own(t)]
         by_id = {str(t["_id"]): t for t in listed_own}
         known = {str(t["_id"]) for t in self.own}
         fresh = [t for t in listed_own if str(t["_id"]) not in known]
@@ -129,22 +133,21 @@ class LiveModel:
         for trigger in self.own:
             trigger_id = str(trigger["_id"])
             if trigger_id.startswith(PENDING_ID_PREFIX):
-                match = next(
-                    (
-                        t
-                        for t in fresh
-                        if t.get("name") == trigger.get("name")
-                        and t.get("description") == trigger.get("description")
-                    ),
-                    None,
-                )
+                match = next((t for t in fresh if _same_text(t, trigger)), None)
                 if match is None:
+                    if not complete:
+                        raise Incomplete(trigger_id)
                     problems.append(f"a created trigger is not listed: {_short(trigger)}")
                     continue
                 fresh.remove(match)
                 trigger = {**trigger, "_id": match["_id"], "_updatedAt": match.get("_updatedAt")}
             elif trigger_id not in by_id:
-                problems.append(f"trigger {trigger_id} is gone although nothing deleted it")
+                if not complete and trigger_id in updated_ids:
+                    raise Incomplete(trigger_id)  # its new _updatedAt must be taken from the server
+                if complete:
+                    problems.append(f"trigger {trigger_id} is gone although nothing deleted it")
+                else:
+                    reconciled.append(trigger)
                 continue
             elif trigger_id in updated_ids:
                 trigger = {**trigger, "_updatedAt": by_id[trigger_id].get("_updatedAt")}
@@ -161,6 +164,14 @@ class LiveModel:
             reconciled.append(extra)
         self.own = reconciled
         return problems
+
+
+class Incomplete(Exception):
+    """A partial listing did not show a trigger the run must find: list everything instead."""
+
+
+def _same_text(listed: Trigger, predicted: Trigger) -> bool:
+    return listed.get("name") == predicted.get("name") and listed.get("description") == predicted.get("description")
 
 
 def _canonical(trigger: Trigger) -> str:

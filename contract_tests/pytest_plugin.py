@@ -44,7 +44,7 @@ def add_options(parser: pytest.Parser) -> None:
     option("--rc-profile", default="auto", choices=["auto", *PROFILES], help="version profile (default: auto)")
     option("--rc-seed", type=int, default=0, help="Hypothesis seed of the conformance run (default: 0)")
     option("--rc-max-examples", type=int, default=100, help="requests per check family (default: 100)")
-    option("--rc-workers", type=int, default=1, help="threads for stateless families (default: 1)")
+    option("--rc-workers", type=int, default=2, help="threads for stateless families (default: 2)")
     option("--rc-allow-enabled", action="store_true", help="let created triggers be enabled")
     option("--rc-report", type=Path, default=None, help="also write the Markdown report here")
     option("--rc-junit-xml", type=Path, default=None, help="also write the run's own JUnit XML here")

@@ -113,9 +113,20 @@ def schemathesis_findings(case: Any, request: Request, observed: Observed, base_
         response_schema_conformance,
         response_headers_conformance,
     ]
+    from schemathesis.core.failures import FailureGroup
+
     try:
         case.validate_response(response, checks=checks)
-    except Exception as error:  # Schemathesis raises a group of failures; keep their titles
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        return [line for line in lines if not line.startswith(("Reproduce", "curl "))][:6] or [repr(error)]
+    except FailureGroup as group:  # a BaseExceptionGroup: "except Exception" would not catch it
+        return [_one_line(failure) for failure in group.exceptions][:6]
+    except AssertionError as failure:  # a single Failure
+        return [_one_line(failure)]
     return []
+
+
+def _one_line(failure: BaseException) -> str:
+    title = getattr(failure, "title", None) or type(failure).__name__
+    message = str(getattr(failure, "message", "") or "").strip()
+    # The message starts with the gist ("'total' is a required property") and goes on with dumps.
+    gist = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    return f"{title}: {gist}"[:240] if gist else str(title)[:240]
