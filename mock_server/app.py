@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import logging
 import random
 import re
@@ -64,7 +65,7 @@ from connexion.resolver import Resolver
 
 from mock_server.cors import CorsPolicy
 from mock_server.service import CONTROL_PREFIX, MockService, Reply
-from mock_server.settings import MockSettings
+from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store
 from spec.contract import CONTRACT_PATH
 from spec.model import Request
@@ -387,6 +388,24 @@ def _add_flask_fallback(flask_app: flask.Flask, docs: str) -> None:
     flask_app.add_url_rule("/<path:path>", "mock_not_found", not_found, methods=methods)
 
 
+def load_predictor(reference: str | None) -> Predictor:
+    """``spec.predict.predict``, or the function named ``MODULE:NAME`` (``--predictor``)."""
+    if reference is None:
+        return predict
+    module_name, _, name = reference.partition(":")
+    if not module_name or not name:
+        raise SettingsError(f"--predictor {reference!r}: expected MODULE:NAME")
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise SettingsError(f"--predictor {reference!r}: {error}") from None
+    if not callable(function):
+        raise SettingsError(f"--predictor {reference!r} is not callable")
+    loaded: Predictor = function
+    return loaded
+
+
 def app_from_environment() -> ASGIApp:
     """Factory for ``--workers N``: each spawned worker rebuilds the app from the CLI's settings."""
-    return create_app(MockSettings.from_environment())
+    settings = MockSettings.from_environment()
+    return create_app(settings, predictor=load_predictor(settings.predictor))

@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
     )
+    parser.add_argument(
+        "--predictor",
+        metavar="MODULE:NAME",
+        help="answer with this function instead of spec.predict.predict (same signature); for "
+        "deliberately broken mocks in mutation testing, never for normal use",
+    )
     return parser
 
 
@@ -172,6 +178,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         clock=Clock.parse(arguments.clock),
         ids=IdSource.parse(arguments.ids),
         max_body_bytes=arguments.max_body_bytes,
+        predictor=arguments.predictor,
     )
 
 
@@ -233,6 +240,10 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
     ]
+    if settings.predictor is not None:
+        lines.append(
+            f"  PREDICTOR:   {settings.predictor} (NOT spec.predict.predict: answers may be wrong on purpose)"
+        )
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         lines.append(
             f"  warning:     the control endpoints have no authentication and {settings.host} is not loopback"
@@ -269,9 +280,10 @@ def serve(settings: MockSettings, sock: socket.socket) -> None:
     from uvicorn.supervisors import Multiprocess
 
     if settings.workers == 1:
-        from mock_server.app import create_app
+        from mock_server.app import create_app, load_predictor
 
-        uvicorn.Server(_uvicorn_config(create_app(settings), 1)).run(sockets=[sock])
+        app = create_app(settings, predictor=load_predictor(settings.predictor))
+        uvicorn.Server(_uvicorn_config(app, 1)).run(sockets=[sock])
         return
     # uvicorn spawns fresh interpreters: they rebuild the app from the settings in the environment.
     os.environ[SETTINGS_ENVIRONMENT_VARIABLE] = settings.to_json()
@@ -284,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         settings = settings_from_arguments(arguments)
+        if settings.predictor is not None:
+            from mock_server.app import load_predictor
+
+            load_predictor(settings.predictor)  # fail before binding, with a clear message
         seed_note = ""
         if settings.db_path is not None:
             seed_note = prepare_database(settings)

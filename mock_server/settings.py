@@ -132,6 +132,8 @@ class MockSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     journal_size: int = 10_000
     docs_path: str = "/docs"
+    predictor: str | None = None
+    """``MODULE:NAME`` of a function to use instead of ``spec.predict.predict`` (mutation testing)."""
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -8,6 +8,7 @@ bytes on the wire). ``test_mock_differential.py`` checks the mock against the pr
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -742,6 +743,35 @@ def test_default_admin_user_banner_and_log_lines(tmp_path: Path) -> None:
     lines = [line for line in server.log().splitlines() if f"id={request_id}" in line]
     assert len(lines) == 1
     assert '"GET /api/v1/livechat/triggers" 200 list_triggers' in lines[0]
+
+
+MUTANT = """
+import dataclasses
+from spec.predict import predict
+
+def teapot(request, state, profile, env):
+    outcome = predict(request, state, profile, env)
+    return dataclasses.replace(outcome, answer=dataclasses.replace(outcome.answer, status=418))
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_predictor_option_for_mutants(tmp_path: Path, workers: str) -> None:
+    (tmp_path / "mutants_for_test.py").write_text(MUTANT)
+    server = start_mock(
+        "--predictor",
+        "mutants_for_test:teapot",
+        "--workers",
+        workers,
+        "--quiet",
+        environment={"PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{tmp_path}"},
+    )
+    try:
+        assert "PREDICTOR:   mutants_for_test:teapot" in server.banner
+        response = get(server)
+        assert (response.status_code, response.json()["success"]) == (418, True)
+    finally:
+        server.stop()
 
 
 def test_quiet_logs_nothing_per_request() -> None:
