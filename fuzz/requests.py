@@ -23,6 +23,7 @@ __all__ = [
     "ENCODINGS",
     "TRIGGERS_PATH",
     "Credentials",
+    "auth_headers",
     "LabelledRequest",
     "bad_sorts",
     "credentials",
