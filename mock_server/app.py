@@ -108,7 +108,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _encode_headers(headers: Any) -> list[tuple[bytes, bytes]]:
+def _encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     # latin-1 is HTTP's own header encoding; the contract only produces ASCII anyway.
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
