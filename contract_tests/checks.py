@@ -161,7 +161,7 @@ def _paths(expected: Any, got: Any, path: str, out: list[str], limit: int) -> No
 
 
 def body_diff(expected: bytes, got: bytes, limit: int = 5) -> str:
-    """A one-line-per-difference summary: JSON paths when both bodies are JSON, else the first differing byte."""
+    """One entry per difference: JSON paths when both bodies are JSON, else the first differing byte."""
     left, right = _json_or_none(expected), _json_or_none(got)
     if left is not _NOT_JSON and right is not _NOT_JSON:
         found: list[str] = []
@@ -171,7 +171,8 @@ def body_diff(expected: bytes, got: bytes, limit: int = 5) -> str:
         # Equal values: the bytes differ in formatting (spacing, number or escape spelling, key order).
         return f"same JSON value, different bytes: expected {_clip(repr(expected))}, got {_clip(repr(got))}"
     offset = next(
-        (index for index, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), min(len(expected), len(got))
+        (index for index, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b),
+        min(len(expected), len(got)),
     )
     start = max(0, offset - 20)
     return (

@@ -343,8 +343,16 @@ def paging(runner: Runner) -> None:
         if exchange.problems or exchange.state_problems:
             runner.record(family, exchange, title="create (to have more than 100 triggers)")
             return
-    for query in ("count=100", "count=101", "count=150", "count=51&offset=10", "offset=50&count=60",
-                  "count=0", "count=5&offset=98", "count=100&sort=%7B%22name%22%3A-1%7D"):
+    for query in (
+        "count=100",
+        "count=101",
+        "count=150",
+        "count=51&offset=10",
+        "offset=50&count=60",
+        "count=0",
+        "count=5&offset=98",
+        "count=100&sort=%7B%22name%22%3A-1%7D",
+    ):
         exchange = runner.exchange(family, Request("GET", TRIGGERS_PATH, query, headers), stateful=True)
         if exchange.problems:
             runner.record(family, exchange, title=f"list ({query}) over {wanted}+ triggers")
@@ -363,12 +371,17 @@ def schemathesis_families(runner: Runner) -> None:
         method = operation.method.upper()
         # A lone string path parameter has no negative values: Schemathesis would search in vain.
         has_inputs = operation.body or operation.query
-        modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_inputs else (GenerationMode.POSITIVE,)
+        modes = (
+            (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_inputs else (GenerationMode.POSITIVE,)
+        )
         for mode in modes:
-            family = f"schemathesis {method} {operation.path} ({mode.value})"
+            family = f"schemathesis {method} {operation.path} ({mode})"
 
             def act(
-                case: Any, family: str = family, stateful: bool = method in ("POST", "DELETE")
+                case: Any,
+                family: str = family,
+                method: str = method,
+                stateful: bool = method in ("POST", "DELETE"),
             ) -> Exchange | None:
                 if not runner.model.is_markable(case.body):
                     return None  # a server that wrongly stored it would leave a trigger we cannot find
@@ -397,7 +410,7 @@ def schemathesis_families(runner: Runner) -> None:
                         Deviation(
                             family=family,
                             severity="warning",
-                            title="answer matches the contract, but not the OpenAPI document's response schemas",
+                            title="answer matches the contract, not the OpenAPI document's response schemas",
                             problems=tuple(findings[:3]),
                             inferred=("document-coverage",),
                         )

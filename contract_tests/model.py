@@ -113,7 +113,9 @@ class LiveModel:
             elif isinstance(change, DeleteTrigger):
                 self.own = [t for t in self.own if t["_id"] != change.trigger_id]
 
-    def reconcile(self, observed: Sequence[Trigger], updated_ids: set[str], *, complete: bool = True) -> list[str]:
+    def reconcile(
+        self, observed: Sequence[Trigger], updated_ids: set[str], *, complete: bool = True
+    ) -> list[str]:
         """Take the server's ids and timestamps for own triggers; say where the server disagrees.
 
         Pending inserts are matched to newly listed own triggers by their unique names. ``complete``
@@ -130,7 +132,8 @@ class LiveModel:
         known = {str(t["_id"]) for t in self.own}
         fresh = [t for t in listed_own if str(t["_id"]) not in known]
         reconciled: list[Trigger] = []
-        for trigger in self.own:
+        for predicted in self.own:
+            trigger = predicted  # replaced below by what the server chose or stored
             trigger_id = str(trigger["_id"])
             if trigger_id.startswith(PENDING_ID_PREFIX):
                 match = next((t for t in fresh if _same_text(t, trigger)), None)
@@ -171,7 +174,9 @@ class Incomplete(Exception):
 
 
 def _same_text(listed: Trigger, predicted: Trigger) -> bool:
-    return listed.get("name") == predicted.get("name") and listed.get("description") == predicted.get("description")
+    return listed.get("name") == predicted.get("name") and listed.get("description") == predicted.get(
+        "description"
+    )
 
 
 def _canonical(trigger: Trigger) -> str:

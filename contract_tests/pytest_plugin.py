@@ -11,6 +11,7 @@ that one group of check families found no deviation, and prints the deviations w
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,17 +32,18 @@ def add_options(parser: pytest.Parser) -> None:
     env = os.environ.get
 
     def option(name: str, **kwargs: object) -> None:
-        try:
-            group.addoption(name, **kwargs)  # type: ignore[arg-type]
-        except ValueError:
-            pass  # another plugin (e.g. pytest-base-url) defines it already, with the same meaning
+        # Another plugin (e.g. pytest-base-url) may define it already, with the same meaning.
+        with contextlib.suppress(ValueError):
+            group.addoption(name, **kwargs)
 
     option("--base-url", default=None, help="server to check; without it this plugin does nothing")
     option("--user-id", default=env("RC_USER_ID"), help="X-User-Id of a user with view-livechat-manager")
     option("--auth-token", default=env("RC_AUTH_TOKEN"), help="that user's X-Auth-Token")
     option("--limited-user-id", default=env("RC_LIMITED_USER_ID"), help="a user without the permission")
     option("--limited-auth-token", default=env("RC_LIMITED_AUTH_TOKEN"), help="that user's token")
-    option("--rc-profile", default="auto", choices=["auto", *PROFILES], help="version profile (default: auto)")
+    option(
+        "--rc-profile", default="auto", choices=["auto", *PROFILES], help="version profile (default: auto)"
+    )
     option("--rc-seed", type=int, default=0, help="Hypothesis seed of the conformance run (default: 0)")
     option("--rc-max-examples", type=int, default=100, help="requests per check family (default: 100)")
     option("--rc-workers", type=int, default=2, help="threads for stateless families (default: 2)")

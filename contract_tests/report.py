@@ -21,6 +21,7 @@ __all__ = [
     "Family",
     "ProgressPrinter",
     "Results",
+    "Severity",
     "markdown_report",
     "summary_table",
     "write_junit",
@@ -175,7 +176,10 @@ def summary_table(results: Results) -> str:
     )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False)))
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+        )
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -216,8 +220,9 @@ def write_junit(results: Results, path: Path) -> None:
         warnings = [d for d in found if d.severity == "warning"]
         out = [f"{family.checked} requests checked"] + [d.text() for d in warnings]
         ET.SubElement(case, "system-out").text = "\n\n".join(out)
-    tree = ET.ElementTree(ET.Element("testsuites"))
-    tree.getroot().append(suite)
+    root = ET.Element("testsuites")
+    root.append(suite)
+    tree = ET.ElementTree(root)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
     tree.write(path, encoding="utf-8", xml_declaration=True)
@@ -233,7 +238,8 @@ def markdown_report(results: Results, base_url: str) -> str:
         f"- Profile: `{results.profile}`",
         f"- Seed: `{results.seed}` (re-run with `--seed {results.seed}` to draw the same requests)",
         f"- Requests checked: {results.checked} in {results.elapsed:.1f} s",
-        f"- Verdict: **{verdict}** ({len(results.failures)} failures, {len(results.warnings)} warnings shown)",
+        f"- Verdict: **{verdict}** "
+        f"({len(results.failures)} failures, {len(results.warnings)} warnings shown)",
         "",
         "## Summary",
         "",

@@ -30,7 +30,7 @@ from hypothesis.errors import HypothesisException
 from contract_tests.checks import Observed, exact_problems, inferred_explains
 from contract_tests.client import ConnectionFailed, RateLimitExhausted, RateLimitWait, Transport, curl_command
 from contract_tests.model import PENDING_ID_PREFIX, Incomplete, LiveModel, new_run_prefix
-from contract_tests.report import Deviation, Results
+from contract_tests.report import Deviation, Results, Severity
 from fuzz.requests import TRIGGERS_PATH, auth_headers
 from spec.jsvalues import JsonSyntaxError, parse_json
 from spec.model import Answer, CountCall, Request, Trigger, UpdateTrigger, User
@@ -226,7 +226,7 @@ class Runner:
     # --- recording ------------------------------------------------------------------------------------
 
     def record(self, family: str, exchange: Exchange, title: str = "", seed: int | None = None) -> None:
-        severity = "failure" if exchange.failed else "warning"
+        severity: Severity = "failure" if exchange.failed else "warning"
         problems = exchange.state_problems + exchange.problems + exchange.extra
         request = exchange.request
         self.results.add(
@@ -291,9 +291,9 @@ class Runner:
         except Exception as error:
             # Hypothesis reports a failure that did not happen again on replay as "flaky": a live server
             # may well behave so. Report the first failing request seen.
-            found = _find_found(error)
-            if found is not None or first:
-                exchange = found.exchange if found is not None else first[0]
+            inner = _find_found(error)
+            if inner is not None or first:
+                exchange = inner.exchange if inner is not None else first[0]
                 self.record(family, exchange, seed=seed)
             elif isinstance(error, HypothesisException):
                 # E.g. Schemathesis cannot make negative data for a lone string path parameter.
@@ -357,7 +357,9 @@ class Runner:
         matching = []
         for profile in PROFILES.values():
             answers = [predict(p, self.model.state(), profile, self.environment()).answer for p in probes]
-            if all(a.status == o.status and a.body == o.body for a, o in zip(answers, observed, strict=False)):
+            if all(
+                a.status == o.status and a.body == o.body for a, o in zip(answers, observed, strict=False)
+            ):
                 matching.append(profile)
         if not matching:
             self.profile = get_profile("8.3")
@@ -365,7 +367,10 @@ class Runner:
         else:
             self.profile = matching[0]
             names = ", ".join(f"{p.name} ({p.releases})" for p in matching)
-            note = f"profile detected: {self.profile.name} (Rocket.Chat {self.profile.releases}); matching: {names}"
+            note = (
+                f"profile detected: {self.profile.name} (Rocket.Chat {self.profile.releases}); "
+                f"matching: {names}"
+            )
             if len(matching) > 1 and self.limited is None:
                 note += ". Give --limited-user-id/--limited-auth-token to tell them apart (check order)"
             self.results.notice(note)

@@ -3,7 +3,9 @@
     from hypothesis import given
     from fuzz import bodies, requests
 
-    @given(requests.labelled_requests(requests.post_requests(bodies.invalid_bodies(), creds), state, profile, env))
+    posts = requests.post_requests(bodies.invalid_bodies(), creds)
+
+    @given(requests.labelled_requests(posts, state, profile, env))
     def test_my_server(labelled): ...
 
 ``fuzz.bodies`` draws JSON values of POST bodies (valid after coercion, or invalid by kind),

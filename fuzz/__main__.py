@@ -55,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.count < 1:
         print("rc-triggers-corpus: error: --count must be at least 1", file=sys.stderr)
         return 2
-    lines = corpus_lines(arguments.seed, arguments.count, get_profile(arguments.profile),
-                         arguments.admin, arguments.limited)
+    lines = corpus_lines(
+        arguments.seed, arguments.count, get_profile(arguments.profile), arguments.admin, arguments.limited
+    )
     text = "".join(line + "\n" for line in lines)
     if str(arguments.output) == "-":
         sys.stdout.write(text)

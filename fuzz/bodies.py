@@ -58,12 +58,12 @@ def _finite_numbers() -> st.SearchStrategy[int | float]:
 
 
 def strings_coercible() -> st.SearchStrategy[Any]:
-    """Values a ``type: string`` property accepts: strings, and numbers and booleans ajv turns into strings."""
+    """Values a ``type: string`` property accepts: strings, and the numbers and booleans ajv stringifies."""
     return st.one_of(texts(), _finite_numbers(), st.booleans())
 
 
 def booleans_coercible() -> st.SearchStrategy[Any]:
-    """Values a ``type: boolean`` property accepts: booleans, ``"true"``/``"false"``, ``1``/``0`` and ``null``."""
+    """Values a ``type: boolean`` property accepts: booleans, "true", "false", 1, 0 and null."""
     return st.sampled_from([True, False, "true", "false", 1, 0, None])
 
 
@@ -93,7 +93,9 @@ def conditions(
     )
 
 
-def _object(required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]) -> Any:
+def _object(
+    required: dict[str, st.SearchStrategy[Any]], optional: dict[str, st.SearchStrategy[Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
     # fixed_dictionaries(optional=...) leaves keys out, which is the "absent" case of every optional key.
     return st.fixed_dictionaries(required, optional=optional)
 

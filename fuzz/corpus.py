@@ -35,7 +35,15 @@ from spec.model import CountCall, Request, State, User, apply_changes
 from spec.predict import Environment, predict
 from spec.profiles import Profile
 
-__all__ = ["DEFAULT_ADMIN", "DEFAULT_LIMITED", "EPOCH_MS", "MANAGE", "any_requests", "corpus_lines", "draw_requests"]
+__all__ = [
+    "DEFAULT_ADMIN",
+    "DEFAULT_LIMITED",
+    "EPOCH_MS",
+    "MANAGE",
+    "any_requests",
+    "corpus_lines",
+    "draw_requests",
+]
 
 EPOCH_MS = 1_764_072_000_000
 """2025-11-25T12:00:00Z: the predicted clock of line 0."""
@@ -50,11 +58,17 @@ def any_requests(admin: User, limited: User | None = None) -> st.SearchStrategy[
     valid_creds = credentials(admin, valid_only=True)
     any_creds = credentials(admin, limited)
     kinds: list[st.SearchStrategy[tuple[str, Request]]] = [
-        st.tuples(st.just("post-valid"), post_requests(bodies.trigger_bodies(), valid_creds, tuple(ENCODINGS))),
-        st.tuples(st.just("post-odd-encoding"), post_requests(bodies.trigger_bodies(), valid_creds,
-                                                              tuple(BAD_ENCODINGS))),
+        st.tuples(
+            st.just("post-valid"), post_requests(bodies.trigger_bodies(), valid_creds, tuple(ENCODINGS))
+        ),
+        st.tuples(
+            st.just("post-odd-encoding"),
+            post_requests(bodies.trigger_bodies(), valid_creds, tuple(BAD_ENCODINGS)),
+        ),
         st.sampled_from(bodies.INVALID_BODY_KINDS).flatmap(
-            lambda kind: st.tuples(st.just(f"post-invalid:{kind}"), post_requests(bodies.invalid_bodies(kind), valid_creds))
+            lambda kind: st.tuples(
+                st.just(f"post-invalid:{kind}"), post_requests(bodies.invalid_bodies(kind), valid_creds)
+            )
         ),
         st.tuples(st.just("list"), list_requests(valid_creds)),
         st.tuples(st.just("get-unknown-id"), get_requests(valid_creds, trigger_ids())),
@@ -125,7 +139,11 @@ def _body_fields(raw: bytes) -> dict[str, Any]:
 
 
 def corpus_lines(
-    seed: int, count: int, profile: Profile, admin: User = DEFAULT_ADMIN, limited: User | None = DEFAULT_LIMITED
+    seed: int,
+    count: int,
+    profile: Profile,
+    admin: User = DEFAULT_ADMIN,
+    limited: User | None = DEFAULT_LIMITED,
 ) -> Iterator[str]:
     """The corpus as JSON text lines (without newlines), deterministic for a seed."""
     pairs = draw_requests(any_requests(admin, limited), seed, count)

@@ -23,8 +23,8 @@ __all__ = [
     "ENCODINGS",
     "TRIGGERS_PATH",
     "Credentials",
-    "auth_headers",
     "LabelledRequest",
+    "auth_headers",
     "bad_sorts",
     "credentials",
     "delete_requests",
@@ -269,7 +269,9 @@ def label(
 ) -> LabelledRequest:
     """Label one request with its predicted outcome (``predictor`` defaults to ``spec.predict.predict``)."""
     if predictor is None:
-        from spec.predict import predict as predictor
+        from spec.predict import predict
+
+        predictor = predict
     outcome = predictor(request, state, profile, env)
     return LabelledRequest(request, outcome.answer, tuple(outcome.changes), outcome.operation)
 

@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"MUTANT {arguments.mutant}: {MUTANTS[arguments.mutant].__doc__}", flush=True)
     print(banner(settings, sock.getsockname()[1], ""), flush=True)
     app = create_app(settings, predictor=MUTANTS[arguments.mutant])
-    config = uvicorn.Config(app, lifespan="on", access_log=False, log_level="warning")  # type: ignore[arg-type]
+    config = uvicorn.Config(app, lifespan="on", access_log=False, log_level="warning")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

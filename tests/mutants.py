@@ -14,9 +14,19 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from spec.jsvalues import parse_json, stringify
-from spec.model import Answer, InsertTrigger, RateWindow, Request, StateView, Trigger, UpdateTrigger, User
+from spec.model import (
+    Answer,
+    Change,
+    InsertTrigger,
+    RateWindow,
+    Request,
+    StateView,
+    Trigger,
+    UpdateTrigger,
+    User,
+)
 from spec.predict import Environment, Outcome, predict
-from spec.profiles import Profile
+from spec.profiles import Profile, Step
 
 Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
 
@@ -45,8 +55,12 @@ def _with_request_body(request: Request, body: Any) -> Request:
     return dataclasses.replace(request, body=json.dumps(body).encode())
 
 
-def _with_query(request: Request, change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> Request:
-    return dataclasses.replace(request, query=urlencode(change(parse_qsl(request.query, keep_blank_values=True))))
+def _with_query(
+    request: Request, change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]
+) -> Request:
+    return dataclasses.replace(
+        request, query=urlencode(change(parse_qsl(request.query, keep_blank_values=True)))
+    )
 
 
 def _error_rewritten(rewrite: Callable[[str], str]) -> Predictor:
@@ -78,20 +92,27 @@ def missing_coercion(request: Request, state: StateView, profile: Profile, env: 
     sent = _json_request_body(request)
     if not isinstance(sent, dict):
         return outcome
-    changes = []
+    changes: list[Change] = []
     for change in outcome.changes:
         if isinstance(change, InsertTrigger):
-            kept = {key: sent.get(key, value) for key, value in change.trigger.items() if not key.startswith("_")}
-            change = InsertTrigger({**change.trigger, **kept})
+            raw = {
+                key: sent.get(key, value) for key, value in change.trigger.items() if not key.startswith("_")
+            }
+            changes.append(InsertTrigger({**change.trigger, **raw}))
         elif isinstance(change, UpdateTrigger):
-            change = UpdateTrigger(change.trigger_id, {k: sent.get(k, v) for k, v in change.fields.items()})
-        changes.append(change)
+            changes.append(
+                UpdateTrigger(change.trigger_id, {k: sent.get(k, v) for k, v in change.fields.items()})
+            )
+        else:
+            changes.append(change)
     return dataclasses.replace(outcome, changes=tuple(changes))
 
 
-def permission_after_validation(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+def permission_after_validation(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
     """8.3 checks permission before validation; this one validates first (the 7.5 order on 8.3)."""
-    order = ("authentication", "rate-limit", "validation", "permission")
+    order: tuple[Step, ...] = ("authentication", "rate-limit", "validation", "permission")
     return predict(request, state, dataclasses.replace(profile, check_order=order), env)
 
 
@@ -99,7 +120,7 @@ def authentication_after_validation(
     request: Request, state: StateView, profile: Profile, env: Environment
 ) -> Outcome:
     """Invalid bodies are rejected (400) before the credentials are looked at."""
-    order = ("validation", "authentication", "permission", "rate-limit")
+    order: tuple[Step, ...] = ("validation", "authentication", "permission", "rate-limit")
     return predict(request, state, dataclasses.replace(profile, check_order=order), env)
 
 
@@ -112,7 +133,9 @@ def extra_keys_accepted(request: Request, state: StateView, profile: Profile, en
     if not isinstance(sent, dict):
         return outcome
     known = {"name", "description", "enabled", "runOnce", "conditions", "actions", "_id"}
-    return predict(_with_request_body(request, {k: v for k, v in sent.items() if k in known}), state, profile, env)
+    return predict(
+        _with_request_body(request, {k: v for k, v in sent.items() if k in known}), state, profile, env
+    )
 
 
 def legacy_401_body(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
@@ -131,13 +154,17 @@ def upsert_on_unknown_id(request: Request, state: StateView, profile: Profile, e
         return outcome
     if not isinstance(sent, dict) or not sent.get("_id"):
         return outcome
-    return predict(_with_request_body(request, {k: v for k, v in sent.items() if k != "_id"}), state, profile, env)
+    return predict(
+        _with_request_body(request, {k: v for k, v in sent.items() if k != "_id"}), state, profile, env
+    )
 
 
 def update_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
     """An update of an existing trigger answers success but stores nothing."""
     outcome = predict(request, state, profile, env)
-    return dataclasses.replace(outcome, changes=tuple(c for c in outcome.changes if not isinstance(c, UpdateTrigger)))
+    return dataclasses.replace(
+        outcome, changes=tuple(c for c in outcome.changes if not isinstance(c, UpdateTrigger))
+    )
 
 
 def delete_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
@@ -172,10 +199,14 @@ def sort_ignored(request: Request, state: StateView, profile: Profile, env: Envi
     outcome = predict(request, state, profile, env)
     if outcome.operation != "list_triggers" or outcome.answer.status != 200:
         return outcome
-    return predict(_with_query(request, lambda pairs: [p for p in pairs if p[0] != "sort"]), state, profile, env)
+    return predict(
+        _with_query(request, lambda pairs: [p for p in pairs if p[0] != "sort"]), state, profile, env
+    )
 
 
-def disabled_triggers_hidden(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+def disabled_triggers_hidden(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
     """The list shows enabled triggers only (as the public config does)."""
     outcome = predict(request, state, profile, env)
     if outcome.operation != "list_triggers":
@@ -211,11 +242,15 @@ def success_key_first(request: Request, state: StateView, profile: Profile, env:
     return _with_body(outcome, {"success": body.pop("success"), **body})
 
 
-def not_found_for_unknown_id(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+def not_found_for_unknown_id(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
     """GET of an unknown id answers 404 instead of ``{"trigger":null,"success":true}``."""
     outcome = predict(request, state, profile, env)
     if outcome.operation == "get_trigger" and outcome.answer.body == b'{"trigger":null,"success":true}':
-        answer = dataclasses.replace(outcome.answer, status=404, body=b'{"success":false,"error":"Not found"}')
+        answer = dataclasses.replace(
+            outcome.answer, status=404, body=b'{"success":false,"error":"Not found"}'
+        )
         return dataclasses.replace(outcome, answer=answer)
     return outcome
 
@@ -224,7 +259,12 @@ def wrong_content_type(request: Request, state: StateView, profile: Profile, env
     """JSON answers say ``application/json; charset=utf-8``."""
     outcome = predict(request, state, profile, env)
     headers = tuple(
-        (k, "application/json; charset=utf-8" if k.lower() == "content-type" and v == "application/json" else v)
+        (
+            k,
+            "application/json; charset=utf-8"
+            if k.lower() == "content-type" and v == "application/json"
+            else v,
+        )
         for k, v in outcome.answer.headers
     )
     return _with_headers(outcome, headers)
@@ -240,11 +280,16 @@ def no_cache_headers(request: Request, state: StateView, profile: Profile, env: 
 def malformed_json_is_500(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
     """A body that is not JSON crashes the handler (500) instead of being read as ``{}``."""
     outcome = predict(request, state, profile, env)
-    if outcome.operation != "save_trigger" or b"must have required property 'name'" not in outcome.answer.body:
+    if (
+        outcome.operation != "save_trigger"
+        or b"must have required property 'name'" not in outcome.answer.body
+    ):
         return outcome
     if _json_request_body(request) is not None or not request.body:
         return outcome
-    answer = dataclasses.replace(outcome.answer, status=500, body=b'{"success":false,"error":"Internal error"}')
+    answer = dataclasses.replace(
+        outcome.answer, status=500, body=b'{"success":false,"error":"Internal error"}'
+    )
     return dataclasses.replace(outcome, answer=answer)
 
 

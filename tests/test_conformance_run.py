@@ -26,9 +26,22 @@ from tests.mutants import MUTANTS
 
 pytestmark = pytest.mark.http
 
-USERS = ("--user", "admin-id:admin-token:view-livechat-manager,api-bypass-rate-limit", "--user", "agent-id:agent-token")
-CREDENTIALS = ("--user-id", "admin-id", "--auth-token", "admin-token",
-               "--limited-user-id", "agent-id", "--limited-auth-token", "agent-token")
+USERS = (
+    "--user",
+    "admin-id:admin-token:view-livechat-manager,api-bypass-rate-limit",
+    "--user",
+    "agent-id:agent-token",
+)
+CREDENTIALS = (
+    "--user-id",
+    "admin-id",
+    "--auth-token",
+    "admin-token",
+    "--limited-user-id",
+    "agent-id",
+    "--limited-auth-token",
+    "agent-token",
+)
 _CHECKED = re.compile(r"(\d+) requests checked in ([\d.]+) s")
 
 
@@ -52,7 +65,10 @@ def running_mutant(name: str) -> Iterator[str]:
     with out.open("wb") as stdout:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.mutant_server", "--mutant", name, "--port", "0", "--quiet", *USERS],
-            cwd=REPO_ROOT, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=REPO_ROOT,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         )
     try:
@@ -87,9 +103,13 @@ def mock() -> Iterator[MockServer]:
         yield server
 
 
-def test_default_run_on_the_faithful_mock_passes_fast_with_enough_requests(mock: MockServer, tmp_path: Path) -> None:
+def test_default_run_on_the_faithful_mock_passes_fast_with_enough_requests(
+    mock: MockServer, tmp_path: Path
+) -> None:
     junit, report = tmp_path / "junit.xml", tmp_path / "report.md"
-    result = conformance(mock.base_url, *CREDENTIALS, "--seed", "1", "--junit-xml", str(junit), "--report", str(report))
+    result = conformance(
+        mock.base_url, *CREDENTIALS, "--seed", "1", "--junit-xml", str(junit), "--report", str(report)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     match = _CHECKED.search(result.stdout)
     assert match is not None, result.stdout
@@ -105,7 +125,9 @@ def test_default_run_on_the_faithful_mock_passes_fast_with_enough_requests(mock:
 
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_other_seeds_pass_on_the_faithful_mock(mock: MockServer, seed: int) -> None:
-    result = conformance(mock.base_url, *CREDENTIALS, "--seed", str(seed), "--max-examples", "40", "--workers", "2")
+    result = conformance(
+        mock.base_url, *CREDENTIALS, "--seed", str(seed), "--max-examples", "40", "--workers", "2"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
 
@@ -128,8 +150,12 @@ def test_the_run_leaves_no_trigger_behind(mock: MockServer) -> None:
 def test_foreign_triggers_are_tolerated_and_never_touched(mock: MockServer) -> None:
     headers = {**mock.auth("admin"), "Content-Type": "application/json"}
     foreign = {
-        "name": "someone else's", "description": "d", "enabled": True, "runOnce": False,
-        "conditions": [{"name": "page-url", "value": "x"}], "actions": [{"name": "send-message"}],
+        "name": "someone else's",
+        "description": "d",
+        "enabled": True,
+        "runOnce": False,
+        "conditions": [{"name": "page-url", "value": "x"}],
+        "actions": [{"name": "send-message"}],
     }
     assert httpx.post(mock.url("/api/v1/livechat/triggers"), json=foreign, headers=headers).status_code == 200
     before = httpx.get(mock.url("/api/v1/livechat/triggers?count=0"), headers=headers).json()["triggers"]
@@ -154,7 +180,9 @@ def test_usage_and_connection_errors_exit_2(mock: MockServer) -> None:
 def _catches(name: str) -> tuple[str, int, str]:
     with running_mutant(name) as base_url:
         # The profile the mock runs: with "auto" a mutant that equals another profile would pass as that one.
-        result = conformance(base_url, *CREDENTIALS, "--seed", "1", "--max-examples", "30", "--profile", "8.3")
+        result = conformance(
+            base_url, *CREDENTIALS, "--seed", "1", "--max-examples", "30", "--profile", "8.3"
+        )
     return name, result.returncode, result.stdout + result.stderr
 
 
@@ -166,5 +194,7 @@ def test_every_mutant_is_reported_non_conformant() -> None:
     for name, code, output in outcomes:
         first = next((line for line in output.splitlines() if line.startswith("FAIL")), "no FAIL line")
         print(f"mutant {name}: exit {code}; {first}")
-    missed = {name: output[-2000:] for name, code, output in outcomes if code != 1 or "\nFAIL [" not in output}
+    missed = {
+        name: output[-2000:] for name, code, output in outcomes if code != 1 or "\nFAIL [" not in output
+    }
     assert not missed, f"mutants not caught (exit status other than 1): {sorted(missed)}\n{missed}"

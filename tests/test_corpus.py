@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.mockserver import REPO_ROOT, running_mock
@@ -55,7 +54,10 @@ def test_the_mock_answers_every_line_as_labelled(tmp_path: Path, profile: str) -
     write_corpus(corpus, "--seed", "5", "--count", "400", "--profile", profile)
     lines = [json.loads(line) for line in corpus.read_text().splitlines()]
     compared = 0
-    with running_mock("--quiet", "--no-rate-limit", "--profile", profile) as server, server.client() as client:
+    with (
+        running_mock("--quiet", "--no-rate-limit", "--profile", profile) as server,
+        server.client() as client,
+    ):
         for line in lines:
             request = line["request"]
             query = f"?{request['query']}" if request["query"] else ""
@@ -67,5 +69,7 @@ def test_the_mock_answers_every_line_as_labelled(tmp_path: Path, profile: str) -
             if b'"_updatedAt"' not in _body(expected):  # ids and times of created triggers are the server's
                 assert response.content == _body(expected), line
                 compared += 1
-    print(f"corpus lines answered as labelled by the {profile} mock: {len(lines)} statuses, {compared} bodies")
+    print(
+        f"corpus lines answered as labelled by the {profile} mock: {len(lines)} statuses, {compared} bodies"
+    )
     assert compared > len(lines) // 2
