@@ -29,7 +29,7 @@ from spec.model import (
     UpdateTrigger,
     User,
 )
-from spec.parsing import parse_body, parse_query
+from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.profiles import Profile, Step
 from spec.triggers import new_trigger, public_view, saved_fields
 
@@ -152,6 +152,8 @@ class _Checks:
     profile: Profile
     env: Environment
     route: Route
+    body: JsonValue = None
+    """The parsed body (POST only): the body parser runs once, before any check."""
     user: User | None = None
     validated: JsonValue = None
     changes: tuple[Change, ...] = ()
@@ -214,8 +216,7 @@ class _Checks:
     def validate(self) -> Answer | None:
         operation = self.route.operation
         if operation == "save_trigger":
-            body = parse_body(self.request.header("content-type"), self.request.body, self.profile).value
-            outcome = post_body_validator().validate(body, in_place=True)
+            outcome = post_body_validator().validate(self.body, in_place=True)
         elif operation == "list_triggers":
             outcome = list_query_validator().validate(parse_query(self.request.query), in_place=True)
         else:
@@ -240,10 +241,13 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     if route.operation == "public_config":
         return Outcome(public_config(state), operation=route.operation)
     if route.operation == "save_trigger":
-        rejected = _rejected_body(request, profile)
+        parsed = parse_body(request.header("content-type"), request.body, profile)
+        rejected = _rejected_body(parsed)
         if rejected is not None:
             return Outcome(rejected, operation=route.operation)
-    checks = _Checks(request, state, profile, env, route)
+        checks = _Checks(request, state, profile, env, route, body=parsed.value)
+    else:
+        checks = _Checks(request, state, profile, env, route)
     for step in profile.check_order:
         refusal = checks.run(step)
         if refusal is not None:
@@ -252,9 +256,8 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     return Outcome(answer, (*checks.changes, *changes), route.operation)
 
 
-def _rejected_body(request: Request, profile: Profile) -> Answer | None:
+def _rejected_body(parsed: ParsedBody) -> Answer | None:
     # The strict body parser of 6.13-7.4 runs as middleware, before authentication.
-    parsed = parse_body(request.header("content-type"), request.body, profile)
     if parsed.rejected_status == 413:
         return html_error(413, "Payload Too Large")
     if parsed.rejected_status is not None:
