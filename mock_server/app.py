@@ -43,12 +43,10 @@ Flask routes it registers are shadowed by the middleware, which answers those pa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib
 import logging
 import random
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
@@ -82,6 +80,8 @@ REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 logger = logging.getLogger("mock_server")
+# Request ids only have to be unique, not secret: no os.urandom syscall per request.
+_request_ids = random.Random()
 
 
 class _BodyTooLarge(Exception):
@@ -117,7 +117,10 @@ def _encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, byt
 class _Exchange:
     """One request on its way through the middleware: what the log line and the journal need."""
 
-    request: Request
+    method: str
+    path: str
+    query: str
+    client_address: str
     request_id: str
     started: float
     extra_headers: list[tuple[str, str]]
@@ -147,30 +150,28 @@ class PredictorMiddleware:
         # The raw path as sent (still percent-encoded): the contract decodes it like Express would.
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         path = raw_path.decode("latin-1")
+        method: str = scope["method"]
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
         header = {name.lower(): value for name, value in reversed(headers)}  # first value wins
         client_id = header.get(REQUEST_ID_HEADER)
         request_id = (
-            client_id if client_id and _CLIENT_REQUEST_ID.fullmatch(client_id) else secrets.token_hex(8)
+            client_id
+            if client_id and _CLIENT_REQUEST_ID.fullmatch(client_id)
+            else format(_request_ids.getrandbits(64), "016x")
         )
         origin = header.get("origin")
         client = scope.get("client")
-        request = Request(
-            method=scope["method"],
-            path=path,
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=b"",
-            client_address=client[0] if client else "127.0.0.1",
-        )
         exchange = _Exchange(
-            request,
+            method,
+            path,
+            scope.get("query_string", b"").decode("latin-1"),
+            client[0] if client else "127.0.0.1",
             request_id,
             started,
             [(REQUEST_ID_HEADER, request_id), *self.cors.response_headers(origin)],
         )
 
-        if request.method == "OPTIONS" and origin is not None and "access-control-request-method" in header:
+        if method == "OPTIONS" and origin is not None and "access-control-request-method" in header:
             await self._preflight(exchange, origin, header.get("access-control-request-headers"), send)
             return
         is_api = path == "/api" or path.startswith("/api/")
@@ -197,7 +198,14 @@ class PredictorMiddleware:
             await self._write(send, exchange, reply.status, reply.headers, reply.body)
             self._finish(exchange, reply.status, "mock-body-too-large", journal=is_api)
             return
-        request = exchange.request = dataclasses.replace(request, body=body)
+        request = Request(
+            method=method,
+            path=path,
+            query=exchange.query,
+            headers=headers,
+            body=body,
+            client_address=exchange.client_address,
+        )
         if is_control:
             reply = self.service.control(request)
             await self._write(send, exchange, reply.status, reply.headers, reply.body)
@@ -209,7 +217,7 @@ class PredictorMiddleware:
             # A bug in the contract (or in a mutant predictor): say so plainly, never a traceback.
             logger.error(
                 "the predictor failed on %s %s: %r",
-                request.method,
+                method,
                 path,
                 error,
                 exc_info=logger.isEnabledFor(10),
@@ -270,15 +278,22 @@ class PredictorMiddleware:
 
     def _finish(self, exchange: _Exchange, status: int, operation: str, *, journal: bool = True) -> None:
         if journal:
-            self.service.record(exchange.request_id, exchange.request, status, operation, exchange.started)
+            self.service.record(
+                exchange.request_id,
+                method=exchange.method,
+                path=exchange.path,
+                query=exchange.query,
+                status=status,
+                operation=operation,
+                started=exchange.started,
+            )
         if self.settings.quiet:
             return
-        request = exchange.request
-        target = request.path + ("?" + request.query if request.query else "")
+        target = exchange.path + ("?" + exchange.query if exchange.query else "")
         logger.info(
             '%s "%s %s" %d %s %.1fms id=%s',
-            request.client_address,
-            request.method,
+            exchange.client_address,
+            exchange.method,
             target,
             status,
             operation,

@@ -270,6 +270,8 @@ def _uvicorn_config(app: Any, workers: int) -> Any:
         lifespan="on",
         access_log=False,  # the mock logs one line per request itself
         server_header=False,  # a real Rocket.Chat does not say "uvicorn"
+        # The rate limiter keys on the client address: the TCP peer, never a header a client can set.
+        proxy_headers=False,
         log_level="warning",
         timeout_graceful_shutdown=3,
     )
