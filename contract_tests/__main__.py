@@ -169,10 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rc-triggers-conformance: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(
-            "rc-triggers-conformance: interrupted; the triggers this run created were deleted",
-            file=sys.stderr,
-        )
+        # The runner cleaned up before the interrupt got here; say what the cleanup did.
+        for notice in runner.results.notices:
+            if notice.startswith("cleanup"):
+                print(f"note: {notice}", file=sys.stderr)
+        print("rc-triggers-conformance: interrupted", file=sys.stderr)
         return EXIT_USAGE
     print_results(results)
     if options.junit_xml is not None:

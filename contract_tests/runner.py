@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -399,7 +400,12 @@ class Runner:
                 ids -= self.model.initial_foreign_ids
                 for trigger_id in sorted(ids):
                     self.transport.send(
-                        Request("DELETE", f"{TRIGGERS_PATH}/{trigger_id}", "", auth_headers(self.admin))
+                        Request(
+                            "DELETE",
+                            f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}",
+                            "",
+                            auth_headers(self.admin),
+                        )
                     )
                     deleted += 1
                 _, _, after = self.list_all()
