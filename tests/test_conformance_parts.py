@@ -1,0 +1,166 @@
+"""The conformance run's parts: checks, diffs, curl reproducers, rate-limit waits, reports, pytest plugin."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contract_tests.checks import Observed, body_diff, exact_problems, inferred_explains
+from contract_tests.client import RateLimitExhausted, RateLimitWait, Transport, curl_command
+from contract_tests.model import LiveModel
+from contract_tests.report import Deviation, Results, markdown_report, write_junit
+from spec.model import Answer, Request, User
+from tests.mockserver import REPO_ROOT, MockServer, running_mock
+
+JSON = (("content-type", "application/json"), ("cache-control", "no-store"), ("pragma", "no-cache"))
+
+
+def observed(status: int, body: bytes, headers: tuple[tuple[str, str], ...] = JSON) -> Observed:
+    return Observed(status, body, headers, 0.01)
+
+
+def test_exact_checks_name_each_difference() -> None:
+    expected = Answer(200, b'{"trigger":null,"success":true}', JSON)
+    assert exact_problems(expected, observed(200, b'{"trigger":null,"success":true}')) == []
+    problems = exact_problems(expected, observed(404, b'{"success":false}', JSON[:1]))
+    assert problems[0] == "status: expected 200, got 404"
+    assert "$.trigger: missing" in problems[1]
+    assert "header cache-control: expected 'no-store', got None" in problems
+
+
+def test_body_diff_reports_key_order_and_formatting() -> None:
+    assert "key order" in body_diff(b'{"a":1,"success":true}', b'{"success":true,"a":1}')
+    assert "same JSON value, different bytes" in body_diff(b'{"a":1}', b'{"a": 1}')
+    assert "differs at byte 1" in body_diff(b"<html>", b"<HTML>")
+
+
+def test_only_order_is_excused_by_ties() -> None:
+    expected = Answer(
+        200, b'{"triggers":[{"n":1},{"n":2}],"count":2,"success":true}', JSON, inferred=("sort-order",)
+    )
+    reordered = observed(200, b'{"triggers":[{"n":2},{"n":1}],"count":2,"success":true}')
+    assert inferred_explains(expected, reordered)
+    shorter = observed(200, b'{"triggers":[{"n":2}],"count":1,"success":true}')
+    assert not inferred_explains(expected, shorter)
+    rate_limit = Answer(429, b"{}", JSON, inferred=("rate-limit",))
+    assert inferred_explains(rate_limit, observed(200, b"{}"))
+
+
+def test_tagging_keeps_mistakes_and_disables() -> None:
+    model = LiveModel(User("a", "b"), None, "rc-contract-test ")
+    body = model.tag({"name": {}, "description": "d", "enabled": "true"})
+    assert body["name"] == {} and body["description"].startswith("rc-contract-test 0")
+    assert body["enabled"] is False
+    assert model.is_own(body)
+    assert not model.is_markable({"name": 1, "description": 2})
+    assert LiveModel(User("a", "b"), None, "p ", allow_enabled=True).tag({"name": "x", "enabled": True})[
+        "enabled"
+    ]
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[MockServer]:
+    with running_mock("--quiet") as server:
+        yield server
+
+
+@pytest.mark.http
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b'{"name":{}}', b"400"), (b'{"description":"caf\xc3\xa9 \\n"}', b"400"), (b'{"name":"\xff"}', b"400")],
+)
+def test_curl_reproducer_sends_the_same_request(mock: MockServer, body: bytes, status: bytes) -> None:
+    admin = mock.users["admin"]
+    request = Request(
+        "POST",
+        "/api/v1/livechat/triggers",
+        "",
+        (("X-User-Id", admin.user_id), ("X-Auth-Token", admin.token), ("Content-Type", "application/json")),
+        body,
+    )
+    command = curl_command(
+        mock.base_url, request, {admin.token: "RC_AUTH_TOKEN", admin.user_id: "RC_USER_ID"}
+    )
+    assert admin.token not in command
+    environment = {**os.environ, "RC_AUTH_TOKEN": admin.token, "RC_USER_ID": admin.user_id}
+    output = subprocess.run(["bash", "-c", command], capture_output=True, env=environment, check=True).stdout
+    assert output.startswith(b"HTTP/1.1 " + status)
+    assert b"must have required property" in output
+
+
+@pytest.mark.http
+def test_an_unexpected_429_is_waited_out_within_the_budget() -> None:
+    # "manager" may manage triggers but is rate limited: the 11th call in a minute gets a 429.
+    with running_mock("--quiet") as server:
+        waits: list[RateLimitWait] = []
+        slept: list[float] = []
+        transport = Transport(
+            server.base_url, rate_limit_budget_seconds=90, on_wait=waits.append, sleep=slept.append
+        )
+        manager = server.users["manager"]
+        request = Request(
+            "GET",
+            "/api/v1/livechat/triggers",
+            "",
+            (("X-User-Id", manager.user_id), ("X-Auth-Token", manager.token)),
+        )
+        for _ in range(10):
+            assert transport.send(request).status == 200
+        assert transport.send(request, expect_rate_limit=True).status == 429
+        # The sleep is recorded, not taken: the limiter still answers 429, so the budget runs out.
+        with pytest.raises(RateLimitExhausted, match="api-bypass-rate-limit"):
+            transport.send(request)
+        transport.close()
+    assert len(waits) == 1 and 50 <= slept[0] <= 65
+
+
+def test_reports_are_valid_junit_and_markdown(tmp_path: Path) -> None:
+    results = Results(profile="8.3", seed=7)
+    results.count("POST invalid: empty-array", 3)
+    results.count("GET list queries", 2)
+    results.add(
+        Deviation(
+            "POST invalid: empty-array", "failure", "POST /x", ("status: expected 400, got 200",), "curl …", 7
+        )
+    )
+    results.add(Deviation("GET list queries", "warning", "GET /x", ("body: …",), inferred=("sort-order",)))
+    junit = tmp_path / "junit.xml"
+    write_junit(results, junit)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
+    failure = suite.find("testcase[@name='POST invalid: empty-array']/failure")
+    assert failure is not None and "curl …" in (failure.text or "")
+    report = markdown_report(results, "http://server")
+    assert "**NOT conformant**" in report and "| POST invalid: empty-array | 3 | 1 | 0 |" in report
+    assert "## Warnings (inferred behaviour)" in report
+
+
+def test_the_pytest_plugin_does_nothing_without_base_url(tmp_path: Path) -> None:
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "contract_tests.pytest_plugin", "-q", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    skipped = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--pyargs", "contract_tests"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "9 skipped" in skipped.stdout, skipped.stdout + skipped.stderr
