@@ -146,10 +146,11 @@ class ProgressPrinter:
     def line(self) -> str:
         r = self.results
         busy = [f for f in r.families.values() if f.checked]
-        last = busy[-1].name if busy else "starting"
+        last = f"{busy[-1].name} ({busy[-1].checked})" if busy else "starting"
+        warnings = sum(f.warnings for f in r.families.values())
         return (
-            f"[{r.elapsed:6.1f}s] {r.checked} requests checked, {len(r.failures)} failures, "
-            f"{sum(f.warnings for f in r.families.values())} warnings; now: {last}"
+            f"[{r.elapsed:6.1f}s] {r.checked} requests checked in {len(busy)} checks, "
+            f"{len(r.failures)} failures, {warnings} warnings; now: {last}"
         )
 
     def _loop(self) -> None:

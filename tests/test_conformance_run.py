@@ -104,7 +104,7 @@ def mock() -> Iterator[MockServer]:
 
 
 def test_default_run_on_the_faithful_mock_passes_fast_with_enough_requests(
-    mock: MockServer, tmp_path: Path
+    mock: MockServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     junit, report = tmp_path / "junit.xml", tmp_path / "report.md"
     result = conformance(
@@ -114,7 +114,8 @@ def test_default_run_on_the_faithful_mock_passes_fast_with_enough_requests(
     match = _CHECKED.search(result.stdout)
     assert match is not None, result.stdout
     checked, seconds = int(match.group(1)), float(match.group(2))
-    print(f"faithful mock, default run: {checked} requests checked in {seconds:.1f} s")
+    with capsys.disabled():  # shown in every test run, not only with -s
+        print(f"\nfaithful mock, default run: {checked} requests checked in {seconds:.1f} s")
     assert checked >= 2000
     assert seconds <= 30.0
     assert "profile detected: 8.3" in result.stdout
@@ -186,14 +187,16 @@ def _catches(name: str) -> tuple[str, int, str]:
     return name, result.returncode, result.stdout + result.stderr
 
 
-def test_every_mutant_is_reported_non_conformant() -> None:
+def test_every_mutant_is_reported_non_conformant(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(MUTANTS) >= 15
     # Three at a time: each pair of processes (server, run) keeps about one core busy.
     with ThreadPoolExecutor(max_workers=3) as pool:
         outcomes = list(pool.map(_catches, sorted(MUTANTS)))
-    for name, code, output in outcomes:
-        first = next((line for line in output.splitlines() if line.startswith("FAIL")), "no FAIL line")
-        print(f"mutant {name}: exit {code}; {first}")
+    with capsys.disabled():
+        print(f"\n{len(outcomes)} mutants:")
+        for name, code, output in outcomes:
+            first = next((line for line in output.splitlines() if line.startswith("FAIL")), "no FAIL line")
+            print(f"  {name}: exit {code}; {first}")
     missed = {
         name: output[-2000:] for name, code, output in outcomes if code != 1 or "\nFAIL [" not in output
     }
