@@ -235,8 +235,43 @@ def _parse_deep(text: str) -> JsonValue:
         expecting_value = False
 
 
+_SAFE_INTEGER = 2.0**53
+
+
 def stringify(value: Any) -> str:
     """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would)."""
+    try:
+        return _stringify_recursive(value)
+    except RecursionError:
+        return _stringify_exact(value)
+
+
+def _stringify_recursive(value: Any) -> str:
+    # The common case, about twice as fast as the explicit stack of _stringify_exact.
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is dict:
+        return (
+            "{"
+            + ",".join([_quote(key) + ":" + _stringify_recursive(item) for key, item in value.items()])
+            + "}"
+        )
+    if kind is list:
+        return "[" + ",".join([_stringify_recursive(item) for item in value]) + "]"
+    if kind is float:
+        if value.is_integer() and -_SAFE_INTEGER < value < _SAFE_INTEGER:
+            return str(int(value))
+        return js_number_to_string(value) if math.isfinite(value) else "null"
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return _stringify_exact(value)
+
+
+def _stringify_exact(value: Any) -> str:
+    """``stringify`` without the C encoder: JavaScript number formatting, no recursion."""
     parts: list[str] = []
     emit = parts.append
     # An explicit stack instead of recursion: a parsed body may nest deeper than Python's stack.
@@ -292,7 +327,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _quote(text: str) -> str:
     quoted: str = _encode_string(text)
-    if _SURROGATE.search(quoted):
+    if not quoted.isascii() and _SURROGATE.search(quoted):
         # JSON.stringify escapes lone surrogates (a pair is one character, and Python never holds one
         # split in two after decoding text).
         quoted = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
