@@ -20,13 +20,25 @@ Trigger: TypeAlias = dict[str, JsonValue]
 Headers: TypeAlias = tuple[tuple[str, str], ...]
 
 
+# Node.js keeps only the first of these when a request repeats them; it joins other repeats with ", ".
+_SINGLE_VALUE_HEADERS = frozenset(
+    {
+        "age", "authorization", "content-length", "content-type", "etag", "expires", "from", "host",
+        "if-modified-since", "if-unmodified-since", "last-modified", "location", "max-forwards",
+        "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+    }
+)  # fmt: skip
+
+
 def header_value(headers: Headers, name: str) -> str | None:
-    """The first value of a header, looked up case-insensitively as HTTP requires."""
+    """A header as Node.js hands it to the server: looked up case-insensitively, repeats joined."""
     wanted = name.lower()
-    for key, value in headers:
-        if key.lower() == wanted:
-            return value
-    return None
+    values = [value for key, value in headers if key.lower() == wanted]
+    if not values:
+        return None
+    if wanted in _SINGLE_VALUE_HEADERS:
+        return values[0]
+    return ", ".join(values)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,10 @@ def parse_body(content_type: str | None, raw: bytes, profile: Profile) -> Parsed
     6.13-7.4 used a strict body parser that answered malformed JSON and non-container JSON with 400.
     """
     media = content_type or ""
-    if profile.body_limit_bytes is not None and len(raw) > profile.body_limit_bytes:
+    parsed_types = ("application/json", "application/x-www-form-urlencoded")
+    too_large = profile.body_limit_bytes is not None and len(raw) > profile.body_limit_bytes
+    if too_large and any(parsed_type in media for parsed_type in parsed_types):
+        # Only the parsers enforce the limit; a body nobody parses is never read.
         return ParsedBody(value={}, rejected_status=413)
     if "application/json" in media:
         if profile.body_parser == "strict" and not raw.strip(b" \t\n\r"):

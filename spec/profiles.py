@@ -78,6 +78,15 @@ PROFILES: dict[str, Profile] = {
             inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
         ),
         Profile(
+            name="7.4",
+            releases="7.4",
+            check_order=("authentication", "rate-limit", "validation", "permission"),
+            unauthorized_body=_CURRENT_401,
+            body_parser="strict",
+            body_limit_bytes=50 * 1024 * 1024,
+            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit", "strict-body-parser"},
+        ),
+        Profile(
             name="6.13",
             releases="6.13-7.3",
             check_order=("authentication", "rate-limit", "validation", "permission"),

@@ -408,3 +408,41 @@ def test_clock_of_environment_becomes_updated_at() -> None:
     assert (
         stored_after(valid_body())["_updatedAt"] == iso_timestamp(NOW_MS + 1000) == "2025-11-25T12:00:01.123Z"
     )
+
+
+# -- Node.js and Express details that the reference implies -------------------------------------------
+
+
+def test_repeated_credential_headers_are_joined_like_node_and_fail_authentication() -> None:
+    request = post(valid_body())
+    doubled = type(request)(request.method, request.path, headers=request.headers * 2, body=request.body)
+    assert Server().send(doubled).answer.status == 401
+
+
+def test_head_is_answered_by_the_get_handler_without_a_body() -> None:
+    server = Server()
+    head = server.send(type(get())("HEAD", TRIGGERS, headers=get().headers)).answer
+    assert (head.status, head.body) == (200, b"")
+    assert "head-requests" in head.inferred
+
+
+def test_strict_parser_guards_every_route_and_limits_only_parsed_bodies() -> None:
+    bad_delete = delete("x")
+    bad_delete = type(bad_delete)(
+        "DELETE",
+        bad_delete.path,
+        headers=(*bad_delete.headers, ("Content-Type", "application/json")),
+        body=b"{",
+    )
+    assert Server("6.13").send(bad_delete).answer.status == 400
+    assert Server("7.5").send(bad_delete).answer.status == 200
+    huge = b" " * (50 * 1024 * 1024 + 1)
+    assert Server("6.13").send(post(None, raw=huge)).answer.status == 413
+    assert Server("6.13").send(post(None, raw=huge, content_type="text/plain")).answer.status == 400
+
+
+def test_profile_7_4_has_the_new_401_body_and_the_strict_parser_without_delay() -> None:
+    server = Server("7.4")
+    unauthorized = server.send(post(valid_body(), user=None)).answer
+    assert (unauthorized.json()["success"], unauthorized.delay_seconds) == (False, None)
+    assert server.send(post(None, raw=b"{")).answer.header("content-type") == "text/html; charset=utf-8"
