@@ -65,7 +65,7 @@ def failing_credentials(runner: Runner) -> st.SearchStrategy[Credentials]:
     return credentials(runner.admin).filter(lambda c: c.label not in ("admin", "admin-lowercase-headers"))
 
 
-def _json_post(runner: Runner, headers: tuple[tuple[str, str], ...], body: Any) -> Request:
+def _json_post(headers: tuple[tuple[str, str], ...], body: Any) -> Request:
     return Request(
         "POST", TRIGGERS_PATH, "", (*headers, ("Content-Type", "application/json")), encode_json(body)
     )
@@ -144,9 +144,9 @@ def permission_probes(runner: Runner) -> None:
     headers = auth_headers(runner.limited)
     valid = runner.model.tag(_flow_body("permission probe", enabled=False))
     probes = [
-        ("valid body", _json_post(runner, headers, valid)),
-        ("invalid body", _json_post(runner, headers, {})),
-        ("array body", _json_post(runner, headers, [runner.model.tag({"name": "x"})])),
+        ("valid body", _json_post(headers, valid)),
+        ("invalid body", _json_post(headers, {})),
+        ("array body", _json_post(headers, [runner.model.tag({"name": "x"})])),
         ("list", Request("GET", TRIGGERS_PATH, "", headers)),
         ("list with count=abc", Request("GET", TRIGGERS_PATH, "count=abc", headers)),
         ("list with a bad sort", Request("GET", TRIGGERS_PATH, "sort=%7Bname%3A1%7D", headers)),
@@ -237,7 +237,7 @@ def state_flow(runner: Runner) -> None:
         ),
     ]
     for body in creations:
-        step("create (coercible values are stored coerced)", _json_post(runner, headers, tag(body)))
+        step("create (coercible values are stored coerced)", _json_post(headers, tag(body)))
     created = [i for i in runner.model.own_ids() if i not in before]
     for query in (
         "count=2&offset=0",
@@ -264,10 +264,10 @@ def state_flow(runner: Runner) -> None:
             conditions=[{"name": "time-on-site", "value": 30.5}],
         )
     )
-    step("update an existing trigger (coerced values stored)", _json_post(runner, headers, update))
+    step("update an existing trigger (coerced values stored)", _json_post(headers, update))
     step("get after update", get(first))
     missing = tag(_flow_body("flow unknown id", _id=runner.model.missing_id()))
-    step("update of an unknown id is a silent no-op", _json_post(runner, headers, missing))
+    step("update of an unknown id is a silent no-op", _json_post(headers, missing))
     step("delete", delete(first))
     step("get after delete answers null", get(first))
     step("delete again answers success", delete(first))
@@ -314,10 +314,10 @@ def stateful_families(runner: Runner) -> None:
             operation = "create"
         target = own[pick % len(own)] if own else ""
         if operation == "create":
-            request = _json_post(runner, headers, tag(body))
+            request = _json_post(headers, tag(body))
         elif operation in ("update", "update unknown"):
             trigger_id = target if operation == "update" else runner.model.missing_id()
-            request = _json_post(runner, headers, tag({**body, "_id": trigger_id}))
+            request = _json_post(headers, tag({**body, "_id": trigger_id}))
         elif operation == "list":
             request = Request("GET", TRIGGERS_PATH, query, headers)
         else:
@@ -338,7 +338,7 @@ def paging(runner: Runner) -> None:
         if len(runner.model.state().triggers) >= wanted:
             break
         exchange = runner.exchange(
-            family, _json_post(runner, headers, runner.model.tag(_flow_body(f"page {number}"))), stateful=True
+            family, _json_post(headers, runner.model.tag(_flow_body(f"page {number}"))), stateful=True
         )
         if exchange.problems or exchange.state_problems:
             runner.record(family, exchange, title="create (to have more than 100 triggers)")

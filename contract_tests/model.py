@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spec.contract import validate_post_body
 from spec.jsvalues import stringify
 from spec.model import DeleteTrigger, InsertTrigger, State, Trigger, UpdateTrigger, User
 
@@ -80,8 +81,9 @@ class LiveModel:
 
         Only string values change, and stay strings, so a drawn mistake (a wrong type, a missing key)
         stays the same mistake; a body with neither a string name nor a string description cannot be
-        marked (``is_markable`` tells). ``enabled`` is replaced only by ``false`` and only when it was
-        ``true`` itself, so that no trigger this run stores can fire for real visitors.
+        marked (``is_markable`` tells). ``enabled`` becomes ``false`` when the contract would store the
+        body as enabled, so that no trigger this run stores can fire for real visitors; an invalid
+        body keeps its value (its mistake may be that very value).
         """
         if not isinstance(body, dict):
             return body
@@ -91,8 +93,15 @@ class LiveModel:
             body["name"] = marker + body["name"]
         elif isinstance(body.get("description"), str):
             body["description"] = marker + body["description"]
-        if not self.allow_enabled and body.get("enabled") in (True, "true", 1):
-            body["enabled"] = False
+        if not self.allow_enabled and "enabled" in body:
+            # The contract's validator says what the server would store (coercion included).
+            validation = validate_post_body(body)
+            if (
+                validation.valid
+                and isinstance(validation.data, dict)
+                and validation.data.get("enabled") is True
+            ):
+                body["enabled"] = False
         return body
 
     @staticmethod

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 
 from fuzz import bodies
 from fuzz.requests import (
-    BAD_ENCODINGS,
     ENCODINGS,
     credentials,
     delete_requests,
     get_requests,
     list_requests,
+    malformed_post_requests,
     post_requests,
     trigger_ids,
 )
@@ -63,7 +63,7 @@ def any_requests(admin: User, limited: User | None = None) -> st.SearchStrategy[
         ),
         st.tuples(
             st.just("post-odd-encoding"),
-            post_requests(bodies.trigger_bodies(), valid_creds, tuple(BAD_ENCODINGS)),
+            malformed_post_requests(valid_creds),
         ),
         st.sampled_from(bodies.INVALID_BODY_KINDS).flatmap(
             lambda kind: st.tuples(

@@ -53,16 +53,26 @@ def test_only_order_is_excused_by_ties() -> None:
     assert inferred_explains(rate_limit, observed(200, b"{}"))
 
 
+VALID = {
+    "name": "n",
+    "description": "d",
+    "enabled": "true",
+    "runOnce": False,
+    "conditions": [{"name": "page-url", "value": "x"}],
+    "actions": [{"name": "send-message"}],
+}
+
+
 def test_tagging_keeps_mistakes_and_disables() -> None:
     model = LiveModel(User("a", "b"), None, "rc-contract-test ")
-    body = model.tag({"name": {}, "description": "d", "enabled": "true"})
-    assert body["name"] == {} and body["description"].startswith("rc-contract-test 0")
-    assert body["enabled"] is False
-    assert model.is_own(body)
+    tagged = model.tag(VALID)
+    assert tagged["name"].startswith("rc-contract-test 0") and tagged["enabled"] is False
+    assert model.is_own(tagged)
+    invalid = model.tag({**VALID, "name": {}, "enabled": "yes"})
+    assert invalid["name"] == {} and invalid["description"].startswith("rc-contract-test 0")
+    assert invalid["enabled"] == "yes"  # the mistake stays the mistake
     assert not model.is_markable({"name": 1, "description": 2})
-    assert LiveModel(User("a", "b"), None, "p ", allow_enabled=True).tag({"name": "x", "enabled": True})[
-        "enabled"
-    ]
+    assert LiveModel(User("a", "b"), None, "p ", allow_enabled=True).tag(VALID)["enabled"] == "true"
 
 
 @pytest.fixture(scope="module")
