@@ -133,7 +133,7 @@ def test_other_seeds_pass_on_the_faithful_mock(mock: MockServer, seed: int) -> N
     assert "FAIL" not in result.stdout
 
 
-@pytest.mark.parametrize("profile", ["7.5", "6.13"])
+@pytest.mark.parametrize("profile", ["7.5", "7.4", "6.13"])
 def test_older_profiles_are_detected_and_pass(profile: str) -> None:
     with running_mock("--quiet", "--profile", profile) as server:
         result = conformance(server.base_url, *CREDENTIALS, "--seed", "5", "--max-examples", "20")
