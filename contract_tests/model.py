@@ -104,6 +104,15 @@ class LiveModel:
                 body["enabled"] = False
         return body
 
+    def marker(self, trigger: Any) -> str | None:
+        """The unique mark ``tag`` gave a body; found in a stored trigger however the rest was stored."""
+        for key in ("name", "description"):
+            value = trigger.get(key) if isinstance(trigger, dict) else None
+            if isinstance(value, str) and self.prefix in value:
+                start = value.index(self.prefix) + len(self.prefix)
+                return value[start : start + 6]  # the five-digit sequence number and its space
+        return None
+
     @staticmethod
     def is_markable(body: Any) -> bool:
         """Whether ``tag`` can mark ``body`` (a non-object body is never stored, so it needs no mark)."""
@@ -145,7 +154,7 @@ class LiveModel:
             trigger = predicted  # replaced below by what the server chose or stored
             trigger_id = str(trigger["_id"])
             if trigger_id.startswith(PENDING_ID_PREFIX):
-                match = next((t for t in fresh if _same_text(t, trigger)), None)
+                match = next((t for t in fresh if self.marker(t) == self.marker(trigger)), None)
                 if match is None:
                     if not complete:
                         raise Incomplete(trigger_id)
@@ -180,12 +189,6 @@ class LiveModel:
 
 class Incomplete(Exception):
     """A partial listing did not show a trigger the run must find: list everything instead."""
-
-
-def _same_text(listed: Trigger, predicted: Trigger) -> bool:
-    return listed.get("name") == predicted.get("name") and listed.get("description") == predicted.get(
-        "description"
-    )
 
 
 def _canonical(trigger: Trigger) -> str:
