@@ -153,22 +153,49 @@ def test_reports_are_valid_junit_and_markdown(tmp_path: Path) -> None:
     assert "## Warnings (inferred behaviour)" in report
 
 
-def test_the_pytest_plugin_does_nothing_without_base_url(tmp_path: Path) -> None:
-    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "contract_tests.pytest_plugin", "-q", str(tmp_path)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+def _fake_installation(directory: Path) -> Path:
+    """A dist-info on the path that declares the plugin, as ``pip install`` of this project would."""
+    info = directory / "rc_triggers_contract-0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rc-triggers-contract\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text(
+        "[pytest11]\nrc_triggers_contract = contract_tests.pytest_plugin\n"
+    )
+    return directory
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["not-installed", "installed"])
+def test_the_pytest_plugin_does_nothing_without_base_url(tmp_path: Path, installed: bool) -> None:
+    path = [str(REPO_ROOT)] + ([str(_fake_installation(tmp_path / "site"))] if installed else [])
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    tests = tmp_path / "plain"
+    tests.mkdir()
+    (tests / "test_plain.py").write_text("def test_plain():\n    assert True\n")
+    # Installed, the entry point loads the plugin (as rc_triggers_contract); otherwise load it by hand.
+    load = [] if installed else ["-p", "contract_tests.pytest_plugin"]
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", *load, "-q", "-p", "no:cacheprovider", str(tests)],
+        cwd=tests,
+        env=environment,
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "1 passed" in plain.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", *load, "--help"],
+        check=True,
+        cwd=tests,
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert "--limited-auth-token" in listed.stdout
     skipped = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--pyargs", "contract_tests"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "contract_tests"],
         cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        env=environment,
         capture_output=True,
         text=True,
         check=False,
