@@ -199,6 +199,10 @@ class Runner:
         written one is among them); every ``COMPLETE_EVERY``-th write, and whenever the cheap one is
         not enough, by a listing of everything.
         """
+        with self._state_lock:  # reentrant: a write holds it already
+            return self._observe(family, updated_ids, complete)
+
+    def _observe(self, family: str, updated_ids: set[str], complete: bool | None) -> list[str]:
         self._writes += 1
         if complete is None:
             complete = self._writes % COMPLETE_EVERY == 0
@@ -212,7 +216,7 @@ class Runner:
         try:
             problems = self.model.reconcile(triggers, updated_ids, complete=complete)
         except Incomplete:
-            return self.observe(family, updated_ids, complete=True)
+            return self._observe(family, updated_ids, True)
         if problems:
             return problems
         # The listing must be exactly what the contract says for the reconciled state.
@@ -220,7 +224,7 @@ class Runner:
         listing = exact_problems(outcome.answer, observed)
         if listing and not inferred_explains(outcome.answer, observed):
             if not complete:
-                return self.observe(family, updated_ids, complete=True)  # someone else's change, maybe
+                return self._observe(family, updated_ids, True)  # someone else's change, maybe
             return [f"list after write ({family}): {problem}" for problem in listing]
         return []
 
