@@ -51,7 +51,7 @@ class Deviation:
         if self.context:
             lines += [f"  {line}" for line in self.context.splitlines()]
         if self.seed is not None:
-            lines.append(f"  seed: {self.seed}")
+            lines.append(f"  re-run: --seed {self.seed}")
         if self.curl:
             lines.append(f"  reproduce: {self.curl}")
         return "\n".join(lines)

@@ -231,7 +231,13 @@ class Runner:
     # --- recording ------------------------------------------------------------------------------------
 
     def record(self, family: str, exchange: Exchange, title: str = "", seed: int | None = None) -> None:
+        """Report ``exchange``; ``seed`` is the Hypothesis seed of the family that drew the request."""
         severity: Severity = "failure" if exchange.failed else "warning"
+        drawn = (
+            f"\ndrawn by Hypothesis seed {seed} (this check's share of --seed {self.options.seed})"
+            if seed
+            else ""
+        )
         problems = exchange.state_problems + exchange.problems + exchange.extra
         request = exchange.request
         self.results.add(
@@ -242,10 +248,10 @@ class Runner:
                 or f"{request.method} {request.path}{'?' + request.query if request.query else ''}",
                 problems=problems,
                 curl=curl_command(self.options.base_url, request, self.secrets),
-                seed=seed,
+                seed=self.options.seed,
                 inferred=exchange.expected.inferred,
                 context=f"expected: {exchange.expected.status} {_clip(exchange.expected.body)}\n"
-                f"got:      {exchange.observed.status} {_clip(exchange.observed.body)}",
+                f"got:      {exchange.observed.status} {_clip(exchange.observed.body)}{drawn}",
             )
         )
 
