@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=180.0,
         help="most seconds spent waiting out 429s before giving up (default: %(default)s)",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not verify the TLS certificate (a staging server's own CA)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     return parser
 
@@ -116,6 +121,7 @@ def options_from_arguments(arguments: argparse.Namespace) -> Options:
         allow_enabled=arguments.allow_enabled,
         schemathesis=not arguments.no_schemathesis,
         timeout_seconds=arguments.timeout,
+        verify_tls=not arguments.insecure,
         rate_limit_budget_seconds=arguments.rate_limit_budget,
     )
 

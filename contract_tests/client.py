@@ -41,6 +41,7 @@ class Transport:
 
     base_url: str
     timeout_seconds: float = 30.0
+    verify_tls: bool = True
     rate_limit_budget_seconds: float = 180.0
     """The most the whole run may spend waiting for rate limits before it gives up."""
     on_wait: Callable[[RateLimitWait], None] = lambda wait: None
@@ -51,7 +52,9 @@ class Transport:
 
     def __post_init__(self) -> None:
         # No redirects, no cookies and no default content type: the request must reach the server as drawn.
-        self._client = httpx.Client(timeout=self.timeout_seconds, follow_redirects=False, trust_env=False)
+        self._client = httpx.Client(
+            timeout=self.timeout_seconds, follow_redirects=False, trust_env=False, verify=self.verify_tls
+        )
 
     def close(self) -> None:
         self._client.close()

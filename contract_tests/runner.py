@@ -69,6 +69,7 @@ class Options:
     allow_enabled: bool = False
     schemathesis: bool = True
     timeout_seconds: float = 30.0
+    verify_tls: bool = True
     rate_limit_budget_seconds: float = 180.0
 
 
@@ -121,6 +122,7 @@ class Runner:
         self.transport = Transport(
             options.base_url,
             timeout_seconds=options.timeout_seconds,
+            verify_tls=options.verify_tls,
             rate_limit_budget_seconds=options.rate_limit_budget_seconds,
             on_wait=self._rate_limited,
         )
