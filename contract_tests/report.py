@@ -93,8 +93,8 @@ class Results:
         with self._lock:
             family = self.families.setdefault(deviation.family, Family(deviation.family))
             if deviation.severity == "warning":
-                # The same inferred difference tends to repeat on every request: keep a few of each.
-                key = f"{deviation.family}|{deviation.problems[:1]}"
+                # One inferred behaviour tends to differ on many requests: show three per check and cause.
+                key = f"{deviation.family}|{deviation.inferred}"
                 self._warning_keys[key] += 1
                 family.warnings += 1
                 if self._warning_keys[key] > 3:
