@@ -142,6 +142,8 @@ class Measurement:
     peak_rss_kib: int
     start_rss_kib: int
     foreign_cpu: float
+    server_cpu_s: float
+    """CPU seconds (user + system) the server's processes used during the measured run."""
     """Share of the two cores' time used by processes other than the server and wrk during the run."""
     processes: int
     socket_errors: int
@@ -155,6 +157,10 @@ class Measurement:
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
 
 
 # -- installation --------------------------------------------------------------------------------------
@@ -217,6 +223,15 @@ def ensure_prism() -> Path:
     if installed_prism_version() != PRISM_VERSION:
         raise BenchError(f"npm finished but {PRISM_BIN} (version {PRISM_VERSION}) is missing")
     return PRISM_BIN
+
+
+def node_version() -> str:
+    try:
+        return subprocess.run(
+            ["node", "--version"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def check_cores(server_core: int, load_core: int) -> None:
@@ -289,13 +304,16 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cores_busy_s(cores: Sequence[int]) -> float:
-    """CPU seconds spent not idle on ``cores`` since boot (/proc/stat)."""
+    """CPU seconds of process time (user, nice, system) and hypervisor steal on ``cores`` (/proc/stat).
+
+    Interrupt and softirq time is left out: loopback networking under load is mostly softirq work
+    that the benchmark causes itself and that no process is charged for."""
     busy = 0
     for line in Path("/proc/stat").read_text().splitlines():
         name, *fields = line.split()
         if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
-            values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
-            busy += sum(values) - values[3] - values[4]
+            user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(v) for v in fields[:8])
+            busy += user + nice + system + steal
     return busy / CLOCK_TICKS
 
 
@@ -624,6 +642,7 @@ class Bench:
             peak_rss_kib=rss.total_kib,
             start_rss_kib=rss.start_kib,
             foreign_cpu=foreign,
+            server_cpu_s=server_cpu,
             processes=len(rss.peaks),
             socket_errors=socket_errors,
             non_2xx=int(figures["status"]),
@@ -652,6 +671,26 @@ def seed_triggers() -> list[dict[str, object]]:
 
 
 # -- the report ------------------------------------------------------------------------------------------
+
+
+def source_version() -> str:
+    """The commit the mock was run from, and whether mock_server/ or spec/ had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "mock_server", "spec"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" with uncommitted changes in mock_server/ or spec/" if dirty else "")
 
 
 def ratio(numerator: float, denominator: float) -> str:
@@ -683,6 +722,9 @@ def report(
         f"{options.connections} connections, {options.threads} wrk thread(s); a fresh server per run"
         + (f", median of {options.repeat} runs." if options.repeat > 1 else "."),
         "",
+        f"Mock: commit {source_version()}; Python {sys.version.split()[0]}. Prism {PRISM_VERSION} on "
+        f"Node {node_version()}.",
+        "",
         "## Figures",
         "",
     ]
@@ -698,6 +740,7 @@ def report(
                 f"{m.p99_ms:.2f}",
                 f"{m.peak_rss_kib / 1024:.1f}" + (f" ({m.processes} procs)" if m.processes > 1 else ""),
                 f"{m.start_rss_kib / 1024:.1f}",
+                f"{m.cpu_us_per_request:,.0f}",
                 f"{m.foreign_cpu:.0%}",
                 f"{m.requests:,}",
                 str(m.socket_errors),
@@ -713,6 +756,7 @@ def report(
             "p99 ms",
             "peak RSS MiB",
             "before load",
+            "CPU µs/req",
             "other CPU",
             "requests",
             "sock err",
@@ -782,6 +826,11 @@ def report(
     out.append(
         "- Prism's default logging goes to a file (stdout redirected), not to a terminal; the mock runs "
         "with --quiet (no request log)."
+    )
+    out.append(
+        "- `CPU µs/req` = the server's own CPU time (user + system, all its processes) during the measured "
+        "run divided by the requests answered: the cost of one request, and much less disturbed by other "
+        "load than req/s."
     )
     out.append(
         "- `other CPU` = share of the two cores' time taken by processes other than the server and wrk "
