@@ -10,28 +10,21 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.mockserver import REPO_ROOT, MockServer, running_mock
+from tests.mutant_server import predictor_reference
 from tests.mutants import MUTANTS
 
 pytestmark = pytest.mark.http
 
-USERS = (
-    "--user",
-    "admin-id:admin-token:view-livechat-manager,api-bypass-rate-limit",
-    "--user",
-    "agent-id:agent-token",
-)
+# The default users of tests.mockserver: "admin" may do everything, "agent" nothing.
 CREDENTIALS = (
     "--user-id",
     "admin-id",
@@ -55,46 +48,6 @@ def conformance(base_url: str, *arguments: str, timeout: float = 240.0) -> subpr
         timeout=timeout,
         check=False,
     )
-
-
-@contextmanager
-def running_mutant(name: str) -> Iterator[str]:
-    """``python -m tests.mutant_server --mutant NAME`` on an ephemeral port; yields its base URL."""
-    workdir = Path(tempfile.mkdtemp(prefix="mutant-"))
-    out = workdir / "stdout.txt"
-    with out.open("wb") as stdout:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.mutant_server", "--mutant", name, "--port", "0", "--quiet", *USERS],
-            cwd=REPO_ROOT,
-            stdout=stdout,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            match = re.search(r"^Listening on (http://\S+)", out.read_text(errors="replace"), re.MULTILINE)
-            if match:
-                base_url = match.group(1)
-                for _ in range(100):
-                    try:
-                        httpx.get(base_url + "/__mock__/health", timeout=2.0)
-                        yield base_url
-                        return
-                    except httpx.HTTPError:
-                        time.sleep(0.05)
-            if process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"mutant {name} did not start:\n{out.read_text(errors='replace')}")
-    finally:
-        process.terminate()  # our own child, by its pid
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -179,10 +132,11 @@ def test_usage_and_connection_errors_exit_2(mock: MockServer) -> None:
 
 
 def _catches(name: str) -> tuple[str, int, str]:
-    with running_mutant(name) as base_url:
+    # The mock itself loads the mutant predictor (what `python -m tests.mutant_server --mutant NAME` does).
+    with running_mock("--quiet", "--predictor", predictor_reference(name)) as server:
         # The profile the mock runs: with "auto" a mutant that equals another profile would pass as that one.
         result = conformance(
-            base_url, *CREDENTIALS, "--seed", "1", "--max-examples", "30", "--profile", "8.3"
+            server.base_url, *CREDENTIALS, "--seed", "1", "--max-examples", "30", "--profile", "8.3"
         )
     return name, result.returncode, result.stdout + result.stderr
 
@@ -201,3 +155,18 @@ def test_every_mutant_is_reported_non_conformant(capsys: pytest.CaptureFixture[s
         name: output[-2000:] for name, code, output in outcomes if code != 1 or "\nFAIL [" not in output
     }
     assert not missed, f"mutants not caught (exit status other than 1): {sorted(missed)}\n{missed}"
+
+
+def test_every_mutant_name_loads_as_a_mock_predictor() -> None:
+    from mock_server.app import load_predictor
+
+    for name, function in MUTANTS.items():
+        assert load_predictor(predictor_reference(name)) is function
+    refused = subprocess.run(
+        [sys.executable, "-m", "tests.mutant_server", "--mutant", "no-such-mutant"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "invalid choice" in refused.stderr
