@@ -168,6 +168,10 @@ def _fake_installation(directory: Path) -> Path:
 def test_the_pytest_plugin_does_nothing_without_base_url(tmp_path: Path, installed: bool) -> None:
     path = [str(REPO_ROOT)] + ([str(_fake_installation(tmp_path / "site"))] if installed else [])
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    if not installed:
+        # The project itself may be installed in this environment (./dev installs it): keep its entry
+        # point out so that only the explicit -p loads the plugin.
+        environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     tests = tmp_path / "plain"
     tests.mkdir()
     (tests / "test_plain.py").write_text("def test_plain():\n    assert True\n")
