@@ -7,7 +7,7 @@ function that the mock server, the payload generators and the conformance runner
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias
 
@@ -154,9 +154,6 @@ class State:
 
     def rate_window(self, key: str) -> RateWindow | None:
         return self.rate_windows.get(key)
-
-    def __iter__(self) -> Iterator[Trigger]:
-        return iter(self.triggers)
 
 
 def next_rate_window(current: RateWindow | None, at_ms: int, window_ms: int) -> RateWindow:

@@ -368,13 +368,13 @@ def list_triggers(query: dict[str, JsonValue], stored: Sequence[Trigger]) -> Ans
             {"helperMethod": "parseJsonQuery"},
         )
     offset, count, inferred = pagination(query)
-    ordered = sort_triggers(stored, sort if sort is not None else DEFAULT_SORT)
+    ordered, tied = sort_triggers(stored, sort if sort is not None else DEFAULT_SORT)
     start = 0 if math.isnan(offset) or offset < 0 else int(offset)
     page = ordered[start:]
     if not math.isnan(count) and count != 0:
         page = page[: int(abs(count))]
     inferred += sort_inferred
-    if _has_ties(ordered, sort if sort is not None else DEFAULT_SORT):
+    if tied:  # MongoDB does not promise an order among equal sort keys
         inferred.append("sort-order")
     return success(
         {
@@ -419,15 +419,15 @@ def _field(trigger: Trigger, dotted: str) -> Any:
     return value
 
 
-def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> list[Trigger]:
-    ordered = list(stored)
+def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> tuple[list[Trigger], bool]:
+    """The triggers in MongoDB's order for ``sort``, and whether two of them have equal sort keys."""
+    fields = [(field, direction == -1) for field, direction in sort.items()]
+    keys = [
+        tuple(_sort_key(_field(trigger, field), descending) for field, descending in fields)
+        for trigger in stored
+    ]
+    order = list(range(len(stored)))
     # Python's sort is stable: sorting by the last key first gives the lexicographic order.
-    for field, direction in reversed(list(sort.items())):
-        descending = direction == -1
-        ordered.sort(key=lambda trigger: _sort_key(_field(trigger, field), descending), reverse=descending)
-    return ordered
-
-
-def _has_ties(ordered: Sequence[Trigger], sort: dict[str, JsonValue]) -> bool:
-    keys = [tuple(_sort_key(_field(t, f), d == -1) for f, d in sort.items()) for t in ordered]
-    return len(set(keys)) != len(keys)
+    for position in reversed(range(len(fields))):
+        order.sort(key=lambda index: keys[index][position], reverse=fields[position][1])
+    return [stored[index] for index in order], len(set(keys)) != len(keys)
