@@ -282,8 +282,9 @@ def serve(settings: MockSettings, sock: socket.socket) -> None:
     from uvicorn.supervisors import Multiprocess
 
     if settings.workers == 1:
-        from mock_server.app import create_app, load_predictor
+        from mock_server.app import create_app, load_predictor, tune_garbage_collector
 
+        tune_garbage_collector()
         app = create_app(settings, predictor=load_predictor(settings.predictor))
         uvicorn.Server(_uvicorn_config(app, 1)).run(sockets=[sock])
         return
