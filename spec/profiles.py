@@ -7,7 +7,7 @@ prediction resting on it can say so, and the conformance run can report it apart
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 AUTH_MESSAGE = "You must be logged in to do this."
@@ -56,48 +56,38 @@ _ALWAYS_INFERRED = frozenset(
     }
 )
 
-PROFILES: dict[str, Profile] = {
-    profile.name: profile
-    for profile in (
-        Profile(
-            name="8.3",
-            releases="8.3-8.8",
-            check_order=("authentication", "permission", "rate-limit", "validation"),
-            unauthorized_body=_CURRENT_401,
-            body_parser="lenient",
-            body_limit_bytes=None,
-            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
-        ),
-        Profile(
-            name="7.5",
-            releases="7.5-8.2",
-            check_order=("authentication", "rate-limit", "validation", "permission"),
-            unauthorized_body=_CURRENT_401,
-            body_parser="lenient",
-            body_limit_bytes=None,
-            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
-        ),
-        Profile(
-            name="7.4",
-            releases="7.4",
-            check_order=("authentication", "rate-limit", "validation", "permission"),
-            unauthorized_body=_CURRENT_401,
-            body_parser="strict",
-            body_limit_bytes=50 * 1024 * 1024,
-            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit", "strict-body-parser"},
-        ),
-        Profile(
-            name="6.13",
-            releases="6.13-7.3",
-            check_order=("authentication", "rate-limit", "validation", "permission"),
-            unauthorized_body=_LEGACY_401,
-            body_parser="strict",
-            body_limit_bytes=50 * 1024 * 1024,
-            auth_failure_delay=(0.5, 1.0),
-            inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit", "strict-body-parser"},
-        ),
-    )
-}
+# Each older profile is the next newer one with its differences spelled out.
+_8_3 = Profile(
+    name="8.3",
+    releases="8.3-8.8",
+    check_order=("authentication", "permission", "rate-limit", "validation"),
+    unauthorized_body=_CURRENT_401,
+    body_parser="lenient",
+    body_limit_bytes=None,
+    inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
+)
+_7_5 = replace(
+    _8_3,
+    name="7.5",
+    releases="7.5-8.2",
+    check_order=("authentication", "rate-limit", "validation", "permission"),
+)
+_7_4 = replace(
+    _7_5,
+    name="7.4",
+    releases="7.4",
+    body_parser="strict",
+    body_limit_bytes=50 * 1024 * 1024,
+    inferred=_7_5.inferred | {"strict-body-parser"},
+)
+_6_13 = replace(
+    _7_4,
+    name="6.13",
+    releases="6.13-7.3",
+    unauthorized_body=_LEGACY_401,
+    auth_failure_delay=(0.5, 1.0),
+)
+PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"
 
 
