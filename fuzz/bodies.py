@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from spec import contract
+
 __all__ = [
     "ACTION_NAMES",
     "CONDITION_NAMES",
@@ -38,10 +40,11 @@ __all__ = [
     "trigger_bodies",
 ]
 
-CONDITION_NAMES = ("time-on-site", "page-url", "chat-opened-by-visitor", "after-guest-registration")
-ACTION_NAMES = ("send-message", "use-external-service")
-SENDERS = ("queue", "custom")
-TOP_LEVEL_REQUIRED = ("name", "description", "enabled", "runOnce", "conditions", "actions")
+# Read from the contract document, so the generators follow it when it changes.
+CONDITION_NAMES = contract.condition_names()
+ACTION_NAMES = contract.action_names()
+SENDERS = contract.senders()
+TOP_LEVEL_REQUIRED = contract.required_body_fields()
 
 
 def texts(max_size: int = 24, min_size: int = 0) -> st.SearchStrategy[str]:

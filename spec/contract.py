@@ -77,3 +77,33 @@ def validate_post_body(value: Any) -> Validation:
 def validate_list_query(value: Any) -> Validation:
     """Validate a parsed list query (values are strings, lists or objects, as the query parser makes)."""
     return list_query_validator().validate(to_js_value(value), in_place=True)
+
+
+def _schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = contract_document()["components"]["schemas"][name]
+    return schema
+
+
+def condition_names() -> tuple[str, ...]:
+    """The condition names the server accepts, in the contract's order."""
+    return tuple(_schema("TriggerCondition")["properties"]["name"]["enum"])
+
+
+def action_names() -> tuple[str, ...]:
+    """The action names, one per ``oneOf`` branch of an action."""
+    branches = _schema("TriggerAction")["oneOf"]
+    return tuple(
+        name
+        for branch in branches
+        for name in resolve_pointer(contract_document(), branch["$ref"])["properties"]["name"]["enum"]
+    )
+
+
+def senders() -> tuple[str, ...]:
+    """The values of an action's ``params.sender``."""
+    return tuple(_schema("SendMessageAction")["properties"]["params"]["properties"]["sender"]["enum"])
+
+
+def required_body_fields() -> tuple[str, ...]:
+    """The POST body's required keys, in the order the server reports them missing."""
+    return tuple(_schema("TriggerSaveRequest")["required"])
