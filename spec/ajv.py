@@ -12,7 +12,7 @@ Schemas are compiled once into a tree of small node objects; an unsupported keyw
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -413,7 +413,3 @@ def compile_schema(
         return _Node(sub, compile_child, path)
 
     return CompiledSchema(root=compile_child((schema, "")), coerce=coerce)
-
-
-def validate_all(schema: CompiledSchema, values: Sequence[JsonValue]) -> list[Validation]:
-    return [schema.validate(value) for value in values]

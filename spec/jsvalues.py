@@ -133,7 +133,7 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(
     object_hook=_js_property_order,
     parse_float=float,
-    parse_int=lambda digits: _int_to_double(int(digits)) if len(digits) < 4000 else float(digits),
+    parse_int=float,  # correctly rounded like JavaScript, and no limit on the number of digits
     parse_constant=_reject_constant,
 )
 

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from spec.contract import validate_post_body
-from spec.jsvalues import to_js_value
 from spec.model import JsonValue, Trigger
 
 SAVED_FIELDS = ("name", "description", "enabled", "runOnce", "conditions", "actions")
@@ -79,11 +78,3 @@ def load_seed_triggers(raw: Any, *, default_updated_ms: int) -> list[Trigger]:
             trigger["_updatedAt"] = updated_at
         triggers.append(trigger)
     return triggers
-
-
-def as_trigger(value: Any) -> Trigger:
-    """A trigger read back from storage (e.g. JSON text), in JavaScript value form."""
-    converted = to_js_value(value)
-    if not isinstance(converted, dict):
-        raise ValueError("a stored trigger must be an object")
-    return converted
