@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.contract_helpers import valid_body
 from tests.mockserver import REPO_ROOT, MockServer, run_cli, running_mock, start_mock
 
 pytestmark = pytest.mark.http
@@ -44,19 +45,6 @@ def compact(value: Any) -> bytes:
 
 def invalid(message: str) -> bytes:
     return compact({"success": False, "error": f"{message} [invalid-params]", "errorType": "invalid-params"})
-
-
-def valid_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Welcome",
-        "description": "Greets visitors",
-        "enabled": True,
-        "runOnce": False,
-        "conditions": [{"name": "time-on-site", "value": "30"}],
-        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "Hi"}}],
-    }
-    body.update(changes)
-    return body
 
 
 # -- servers -------------------------------------------------------------------------------------
