@@ -17,7 +17,7 @@ from typing import Any
 
 from spec.contract import validate_post_body
 from spec.jsvalues import stringify
-from spec.model import DeleteTrigger, InsertTrigger, State, Trigger, UpdateTrigger, User
+from spec.model import Change, CountCall, State, Trigger, User, apply_changes
 
 __all__ = ["PENDING_ID_PREFIX", "Incomplete", "LiveModel", "new_run_prefix"]
 
@@ -122,14 +122,11 @@ class LiveModel:
 
     # --- applying predictions and observations ------------------------------------------------------
 
-    def apply(self, changes: Iterable[Any]) -> None:
-        for change in changes:
-            if isinstance(change, InsertTrigger):
-                self.own.append(dict(change.trigger))
-            elif isinstance(change, UpdateTrigger):
-                self.own = [{**t, **change.fields} if t["_id"] == change.trigger_id else t for t in self.own]
-            elif isinstance(change, DeleteTrigger):
-                self.own = [t for t in self.own if t["_id"] != change.trigger_id]
+    def apply(self, changes: Iterable[Change]) -> None:
+        # The run only writes its own triggers, so the contract's state transition applies to them
+        # alone; rate-limit bookkeeping is not predicted for a live server.
+        writes = [change for change in changes if not isinstance(change, CountCall)]
+        self.own = list(apply_changes(State(triggers=tuple(self.own)), writes).triggers)
 
     def reconcile(
         self, observed: Sequence[Trigger], updated_ids: set[str], *, complete: bool = True
