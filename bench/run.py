@@ -35,6 +35,10 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
+from spec.permissions import ADMIN_PERMISSIONS
+from spec.routes import TRIGGERS_PATH
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 LUA_DIR = BENCH_DIR / "lua"
@@ -49,10 +53,9 @@ PRISM_BIN = PRISM_PREFIX / "node_modules" / ".bin" / "prism"
 PRISM_PACKAGE_JSON = PRISM_PREFIX / "node_modules" / "@stoplight" / "prism-cli" / "package.json"
 
 HOST = "127.0.0.1"
-TRIGGERS_PATH = "/api/v1/livechat/triggers"
 USER_ID = "bench-admin"
 AUTH_TOKEN = "bench-token"
-MOCK_PERMISSIONS = "view-livechat-manager,api-bypass-rate-limit"
+MOCK_PERMISSIONS = ",".join(sorted(ADMIN_PERMISSIONS))
 STORED_TRIGGERS = 10
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -266,7 +269,7 @@ def free_port() -> int:
 def request(
     port: int, method: str, path: str, body: bytes | None = None, timeout: float = 5.0
 ) -> tuple[int, bytes]:
-    headers = {"X-User-Id": USER_ID, "X-Auth-Token": AUTH_TOKEN, "Accept": "application/json"}
+    headers = {USER_ID_HEADER: USER_ID, AUTH_TOKEN_HEADER: AUTH_TOKEN, "Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json"
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)

@@ -16,6 +16,8 @@ from typing import NoReturn
 
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
 from contract_tests.runner import Options, Runner, UsageError
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
+from spec.permissions import MANAGE_TRIGGERS
 from spec.profiles import PROFILES
 
 EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE = 0, 1, 2
@@ -40,13 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser.add_argument("--base-url", required=True, help="server root, e.g. http://localhost:3000")
     parser.add_argument(
-        "--user-id", default=env("RC_USER_ID"), help="X-User-Id of a user with view-livechat-manager"
+        "--user-id", default=env("RC_USER_ID"), help=f"{USER_ID_HEADER} of a user with {MANAGE_TRIGGERS}"
     )
-    parser.add_argument("--auth-token", default=env("RC_AUTH_TOKEN"), help="that user's X-Auth-Token")
+    parser.add_argument("--auth-token", default=env("RC_AUTH_TOKEN"), help=f"that user's {AUTH_TOKEN_HEADER}")
     parser.add_argument(
         "--limited-user-id",
         default=env("RC_LIMITED_USER_ID"),
-        help="a user WITHOUT view-livechat-manager (enables permission and check-order checks)",
+        help=f"a user WITHOUT {MANAGE_TRIGGERS} (enables permission and check-order checks)",
     )
     parser.add_argument(
         "--limited-auth-token", default=env("RC_LIMITED_AUTH_TOKEN"), help="that user's token"

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from contract_tests.checks import Observed
+from spec.headers import RATE_LIMIT_RESET
 from spec.model import Request
+from spec.permissions import BYPASS_RATE_LIMIT
 
 __all__ = ["ConnectionFailed", "RateLimitExhausted", "RateLimitWait", "Transport", "curl_command"]
 
@@ -94,7 +96,7 @@ class Transport:
                 raise RateLimitExhausted(
                     f"the server rate-limited {request.method} {request.path} and the waiting budget of "
                     f"{self.rate_limit_budget_seconds:.0f} s is spent; run with an account that holds "
-                    "api-bypass-rate-limit (admins do), or lower --max-examples"
+                    f"{BYPASS_RATE_LIMIT} (admins do), or lower --max-examples"
                 )
             self.waited_seconds += seconds
         self.on_wait(RateLimitWait(request.method, request.path, seconds))
@@ -103,7 +105,7 @@ class Transport:
 
 def _retry_after(observed: Observed) -> float:
     # Rocket.Chat sends x-ratelimit-reset as epoch milliseconds; others send Retry-After in seconds.
-    reset = observed.header("x-ratelimit-reset")
+    reset = observed.header(RATE_LIMIT_RESET)
     if reset is not None and reset.isdigit():
         return min(max(int(reset) / 1000 - time.time(), 0.0) + 0.5, 65.0)
     retry_after = observed.header("retry-after")

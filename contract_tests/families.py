@@ -27,7 +27,6 @@ from fuzz import bodies
 from fuzz.requests import (
     BAD_ENCODINGS,
     ENCODINGS,
-    TRIGGERS_PATH,
     Credentials,
     auth_headers,
     credentials,
@@ -40,6 +39,7 @@ from fuzz.requests import (
     trigger_ids,
 )
 from spec.model import Request
+from spec.routes import TRIGGERS_PATH, trigger_path
 
 __all__ = ["run_all"]
 
@@ -188,10 +188,10 @@ def state_flow(runner: Runner) -> None:
         return exchange
 
     def get(trigger_id: str) -> Request:
-        return Request("GET", f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}", "", headers)
+        return Request("GET", trigger_path(trigger_id), "", headers)
 
     def delete(trigger_id: str) -> Request:
-        return Request("DELETE", f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}", "", headers)
+        return Request("DELETE", trigger_path(trigger_id), "", headers)
 
     def listing(query: str) -> Request:
         return Request("GET", TRIGGERS_PATH, query, headers)
@@ -321,7 +321,7 @@ def stateful_families(runner: Runner) -> None:
             request = Request("GET", TRIGGERS_PATH, query, headers)
         else:
             method = "GET" if operation == "get" else "DELETE"
-            request = Request(method, f"{TRIGGERS_PATH}/{quote(target, safe='')}", "", headers)
+            request = Request(method, trigger_path(target), "", headers)
         return runner.exchange(family, request, stateful=True)
 
     runner.run_family(family, st.data(), walk, n)

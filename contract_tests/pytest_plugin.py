@@ -20,6 +20,8 @@ import pytest
 
 from contract_tests.report import Results, markdown_report, summary_table, write_junit
 from contract_tests.runner import Options, Runner, UsageError
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
+from spec.permissions import MANAGE_TRIGGERS
 from spec.profiles import PROFILES
 
 __all__ = ["add_options", "conformance_options", "conformance_results", "pytest_addoption"]
@@ -37,8 +39,8 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(name, **kwargs)
 
     option("--base-url", default=None, help="server to check; without it this plugin does nothing")
-    option("--user-id", default=env("RC_USER_ID"), help="X-User-Id of a user with view-livechat-manager")
-    option("--auth-token", default=env("RC_AUTH_TOKEN"), help="that user's X-Auth-Token")
+    option("--user-id", default=env("RC_USER_ID"), help=f"{USER_ID_HEADER} of a user with {MANAGE_TRIGGERS}")
+    option("--auth-token", default=env("RC_AUTH_TOKEN"), help=f"that user's {AUTH_TOKEN_HEADER}")
     option("--limited-user-id", default=env("RC_LIMITED_USER_ID"), help="a user without the permission")
     option("--limited-auth-token", default=env("RC_LIMITED_AUTH_TOKEN"), help="that user's token")
     option(

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -32,11 +31,13 @@ from contract_tests.checks import Observed, exact_problems, inferred_explains
 from contract_tests.client import ConnectionFailed, RateLimitExhausted, RateLimitWait, Transport, curl_command
 from contract_tests.model import PENDING_ID_PREFIX, Incomplete, LiveModel, new_run_prefix
 from contract_tests.report import Deviation, Results, Severity
-from fuzz.requests import TRIGGERS_PATH, auth_headers
+from fuzz.requests import auth_headers
 from spec.jsvalues import JsonSyntaxError, parse_json
 from spec.model import Answer, CountCall, Request, Trigger, UpdateTrigger, User
+from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
 from spec.predict import Environment, predict
 from spec.profiles import PROFILES, Profile, get_profile
+from spec.routes import TRIGGERS_PATH, trigger_path
 
 __all__ = ["Exchange", "Options", "Runner", "UsageError", "run"]
 
@@ -44,7 +45,6 @@ COMPLETE_EVERY = 10
 RECENT_QUERY = "count=5&sort=%7B%22_updatedAt%22%3A-1%7D"
 """The five most recently written triggers: where the trigger a write just stored must be."""
 
-ADMIN_PERMISSIONS = frozenset({"view-livechat-manager", "api-bypass-rate-limit"})
 """What the run assumes of the main account: it may manage triggers and is not rate limited. A
 limited rate is still tolerated: unexpected 429s are waited out and reported."""
 
@@ -143,7 +143,7 @@ class Runner:
     def _rate_limited(self, wait: RateLimitWait) -> None:
         self.results.notice(
             f"rate limited on {wait.method} {wait.path}: waited {wait.seconds:.0f} s and sent again. "
-            "Use an account with api-bypass-rate-limit (admins have it) for a faster run."
+            f"Use an account with {BYPASS_RATE_LIMIT} (admins have it) for a faster run."
         )
         self.log(f"rate limited on {wait.method} {wait.path}: waiting {wait.seconds:.0f} s")
 
@@ -327,7 +327,7 @@ class Runner:
         if observed.status == 401:
             raise UsageError("the server rejected --user-id/--auth-token (401): check the credentials")
         if observed.status == 403:
-            raise UsageError("the --user-id account lacks the view-livechat-manager permission (403)")
+            raise UsageError(f"the --user-id account lacks the {MANAGE_TRIGGERS} permission (403)")
         if observed.status == 404:
             raise UsageError(f"no Livechat Triggers API at {self.options.base_url} (404 on {TRIGGERS_PATH})")
         if observed.status != 200:
@@ -341,7 +341,7 @@ class Runner:
             if observed.status == 401:
                 raise UsageError("the server rejected --limited-user-id/--limited-auth-token (401)")
             if observed.status == 200:
-                raise UsageError("the limited user holds view-livechat-manager; give a user without it")
+                raise UsageError(f"the limited user holds {MANAGE_TRIGGERS}; give a user without it")
 
     def detect_profile(self) -> None:
         """Send a few requests whose answers differ between profiles; keep the profiles that predict all."""
@@ -414,7 +414,7 @@ class Runner:
                     self.transport.send(
                         Request(
                             "DELETE",
-                            f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}",
+                            trigger_path(trigger_id),
                             "",
                             auth_headers(self.admin),
                         )

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fuzz.corpus import DEFAULT_ADMIN, DEFAULT_LIMITED, MANAGE, corpus_lines
+from fuzz.corpus import DEFAULT_ADMIN, DEFAULT_LIMITED, corpus_lines
 from spec.model import User
+from spec.permissions import ADMIN_PERMISSIONS
 from spec.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=lambda text: _user(text, DEFAULT_ADMIN.permissions),
         default=DEFAULT_ADMIN,
         metavar="ID:TOKEN",
-        help=f"user with {MANAGE} and api-bypass-rate-limit (default: admin-id:admin-token)",
+        help=f"user with {', '.join(sorted(ADMIN_PERMISSIONS))} (default: admin-id:admin-token)",
     )
     parser.add_argument(
         "--limited",

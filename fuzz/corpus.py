@@ -32,7 +32,8 @@ from fuzz.requests import (
     trigger_ids,
 )
 from spec.model import CountCall, Request, State, User, apply_changes
-from spec.predict import MANAGE_PERMISSION, Environment, predict
+from spec.permissions import ADMIN_PERMISSIONS, MANAGE_TRIGGERS
+from spec.predict import Environment, predict
 from spec.profiles import Profile
 
 __all__ = [
@@ -47,8 +48,8 @@ __all__ = [
 
 EPOCH_MS = 1_764_072_000_000
 """2025-11-25T12:00:00Z: the predicted clock of line 0."""
-MANAGE = MANAGE_PERMISSION
-DEFAULT_ADMIN = User("admin-id", "admin-token", frozenset({MANAGE, "api-bypass-rate-limit"}))
+MANAGE = MANAGE_TRIGGERS
+DEFAULT_ADMIN = User("admin-id", "admin-token", ADMIN_PERMISSIONS)
 DEFAULT_LIMITED = User("agent-id", "agent-token", frozenset())
 
 

@@ -16,7 +16,9 @@ from urllib.parse import quote, urlencode
 from hypothesis import strategies as st
 
 from fuzz import bodies
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.model import Answer, Change, Headers, Request, State, User
+from spec.routes import TRIGGERS_PATH
 
 __all__ = [
     "BAD_ENCODINGS",
@@ -40,8 +42,6 @@ __all__ = [
     "trigger_ids",
 ]
 
-TRIGGERS_PATH = "/api/v1/livechat/triggers"
-
 
 def encode_json(value: Any) -> bytes:
     """Compact UTF-8 JSON, the way browsers and ``JSON.stringify`` send it."""
@@ -61,7 +61,7 @@ class Credentials:
 
 def auth_headers(user: User) -> Headers:
     """The two headers that authenticate ``user``."""
-    return (("X-User-Id", user.user_id), ("X-Auth-Token", user.token))
+    return ((USER_ID_HEADER, user.user_id), (AUTH_TOKEN_HEADER, user.token))
 
 
 def credentials(
@@ -83,13 +83,13 @@ def credentials(
         return st.sampled_from(valid)
     failing = [
         Credentials("no-credentials", ()),
-        Credentials("user-id-only", (("X-User-Id", admin.user_id),)),
-        Credentials("token-only", (("X-Auth-Token", admin.token),)),
-        Credentials("wrong-token", (("X-User-Id", admin.user_id), ("X-Auth-Token", admin.token + "x"))),
+        Credentials("user-id-only", ((USER_ID_HEADER, admin.user_id),)),
+        Credentials("token-only", ((AUTH_TOKEN_HEADER, admin.token),)),
+        Credentials("wrong-token", ((USER_ID_HEADER, admin.user_id), (AUTH_TOKEN_HEADER, admin.token + "x"))),
         Credentials(
-            "unknown-user", (("X-User-Id", admin.user_id + "-unknown"), ("X-Auth-Token", admin.token))
+            "unknown-user", ((USER_ID_HEADER, admin.user_id + "-unknown"), (AUTH_TOKEN_HEADER, admin.token))
         ),
-        Credentials("empty-values", (("X-User-Id", ""), ("X-Auth-Token", ""))),
+        Credentials("empty-values", ((USER_ID_HEADER, ""), (AUTH_TOKEN_HEADER, ""))),
     ]
     return st.sampled_from(valid + failing)
 

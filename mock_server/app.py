@@ -69,6 +69,7 @@ from mock_server.stores import MemoryStore, SqliteStore, Store
 from spec.contract import CONTRACT_PATH
 from spec.model import Request
 from spec.predict import Predictor, predict
+from spec.routes import CONFIG_PATH, TRIGGERS_PATH
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -393,8 +394,8 @@ def _add_flask_fallback(flask_app: flask.Flask, docs: str) -> None:
             404,
             {
                 "success": False,
-                "error": f"Not found: /{path}. This mock serves /api/v1/livechat/triggers[/{{_id}}] and "
-                f"/api/v1/livechat/config; docs at {docs}/, control endpoints under {CONTROL_PREFIX}/",
+                "error": f"Not found: /{path}. This mock serves {TRIGGERS_PATH}[/{{_id}}] and "
+                f"{CONFIG_PATH}; docs at {docs}/, control endpoints under {CONTROL_PREFIX}/",
             },
         )
         return flask.Response(reply.body, status=reply.status, headers=list(reply.headers))

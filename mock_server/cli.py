@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 
 from mock_server.service import CONTROL_PREFIX, parse_seed
 from mock_server.settings import (
-    ADMIN_PERMISSIONS,
     DEFAULT_CORS_ORIGINS,
     DEFAULT_MAX_BODY_BYTES,
     SETTINGS_ENVIRONMENT_VARIABLE,
@@ -33,6 +32,7 @@ from mock_server.settings import (
 )
 from mock_server.stores import SqliteStore
 from spec.model import User
+from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
 from spec.triggers import SeedError
 
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID:TOKEN[:PERM[,PERM...]]",
         help="a known user (repeatable). Without any, one admin user with a random id and token is "
-        "created and printed. PERM e.g. view-livechat-manager, api-bypass-rate-limit",
+        f"created and printed. PERM e.g. {MANAGE_TRIGGERS}, {BYPASS_RATE_LIMIT}",
     )
     parser.add_argument(
         "--seed-file", metavar="FILE", help="JSON array of triggers loaded at start into an empty store"

@@ -8,7 +8,6 @@ the id source, and applies the changes the predictor returns. The control endpoi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -20,6 +19,7 @@ from urllib.parse import parse_qs
 
 from mock_server.settings import MockSettings
 from mock_server.stores import JournalEntry, Store
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, Request, StateView, Trigger
 from spec.predict import Environment, Outcome, Predictor
@@ -28,7 +28,8 @@ from spec.triggers import SeedError, load_seed_triggers
 
 CONTROL_PREFIX = "/__mock__"
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
-JSON_HEADERS = (("content-type", "application/json"), ("cache-control", "no-store"))
+JSON_HEADERS = ((CONTENT_TYPE, JSON_CONTENT_TYPE), *NO_CACHE_HEADERS)
+"""The control API's own answers are never cached either."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,7 @@ class MockService:
 
     def profile(self) -> Profile:
         profile = get_profile(self.store.profile_name(self.settings.profile))
-        if not self.settings.rate_limit:
-            # --no-rate-limit is the real server's development mode, where the limiter is off.
-            profile = dataclasses.replace(profile, rate_limit=None)
-        return profile
+        return profile if self.settings.rate_limit else profile.in_development_mode()
 
     def environment(self) -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
@@ -78,13 +76,12 @@ class MockService:
     def answer(self, request: Request) -> Outcome:
         profile = self.profile()
         environment = self.environment()
-        window_ms = profile.rate_limit.window_ms if profile.rate_limit else 60_000
 
         def predict(view: StateView) -> tuple[Outcome, Sequence[Change]]:
             outcome = self._predictor(request, view, profile, environment)
             return outcome, outcome.changes
 
-        return self.store.transact(predict, window_ms)
+        return self.store.transact(predict)
 
     # -- control endpoints ---------------------------------------------------------------------------
 

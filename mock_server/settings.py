@@ -17,10 +17,6 @@ from spec.model import User
 
 SETTINGS_ENVIRONMENT_VARIABLE = "RC_TRIGGERS_MOCK_SETTINGS"
 
-ADMIN_PERMISSIONS = ("view-livechat-manager", "api-bypass-rate-limit")
-"""What the generated default user may do: manage triggers, and never hit the rate limiter (like the
-real server's admin role, which holds ``api-bypass-rate-limit``)."""
-
 DEFAULT_CORS_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
 """Any port on the loopback names: where a frontend dev server or a Playwright run usually lives."""
 

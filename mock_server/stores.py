@@ -81,7 +81,7 @@ class Store(Protocol):
 
     description: str
 
-    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], rate_window_ms: int) -> T:
+    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
         """Run ``predict`` on a consistent view and apply the changes it returns, atomically."""
         ...
 
@@ -141,14 +141,14 @@ class MemoryStore:
 
     # Store ------------------------------------------------------------------------------------------
 
-    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], rate_window_ms: int) -> T:
+    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
         # No await between the read and the write: the event loop makes this atomic.
         result, changes = predict(self)
         for change in changes:
-            self._apply(change, rate_window_ms)
+            self._apply(change)
         return result
 
-    def _apply(self, change: Change, rate_window_ms: int) -> None:
+    def _apply(self, change: Change) -> None:
         if isinstance(change, InsertTrigger):
             self._insert(change.trigger)
         elif isinstance(change, UpdateTrigger):
@@ -160,7 +160,7 @@ class MemoryStore:
                 del self._rows[row]
         elif isinstance(change, CountCall):
             current = self._rate_windows.get(change.key)
-            self._rate_windows[change.key] = next_rate_window(current, change.at_ms, rate_window_ms)
+            self._rate_windows[change.key] = next_rate_window(current, change.at_ms, change.window_ms)
         else:  # pragma: no cover - a new Change kind in spec.model must be stored explicitly
             raise TypeError(f"unknown change {change!r}")
 
@@ -296,14 +296,14 @@ class SqliteStore:
     def _write(self) -> _Transaction:
         return _Transaction(self._connection, "BEGIN IMMEDIATE")
 
-    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], rate_window_ms: int) -> T:
+    def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
         view = _SqliteView(self._connection, self._users)
         connection = self._connection
         connection.execute("BEGIN")
         try:
             result, changes = predict(view)
             if changes:
-                self._apply(changes, rate_window_ms)
+                self._apply(changes)
             connection.execute("COMMIT")
             return result
         except sqlite3.OperationalError as error:
@@ -316,10 +316,10 @@ class SqliteStore:
         # Another process wrote after our snapshot: predict again holding the write lock.
         with self._write():
             result, changes = predict(view)
-            self._apply(changes, rate_window_ms)
+            self._apply(changes)
         return result
 
-    def _apply(self, changes: Sequence[Change], rate_window_ms: int) -> None:
+    def _apply(self, changes: Sequence[Change]) -> None:
         execute = self._connection.execute
         for change in changes:
             if isinstance(change, InsertTrigger):
@@ -337,7 +337,7 @@ class SqliteStore:
                 execute("DELETE FROM triggers WHERE id = ?", (change.trigger_id,))
             elif isinstance(change, CountCall):
                 current = _SqliteView(self._connection, self._users).rate_window(change.key)
-                window = next_rate_window(current, change.at_ms, rate_window_ms)
+                window = next_rate_window(current, change.at_ms, change.window_ms)
                 execute(
                     "INSERT OR REPLACE INTO rate_windows (key, started_ms, calls) VALUES (?, ?, ?)",
                     (change.key, window.started_ms, window.calls),

@@ -6,13 +6,16 @@ rule: the mock, the payload generators and the conformance run all validate thro
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from spec.ajv import CompiledSchema, SchemaError, Validation, compile_schema
+from spec.headers import JSON_CONTENT_TYPE
 from spec.jsvalues import to_js_value
+from spec.routes import TRIGGERS_PATH
 
 DOCUMENTS = Path(__file__).parent / "documents"
 CONTRACT_PATH = DOCUMENTS / "contract.openapi.json"
@@ -77,6 +80,14 @@ def validate_post_body(value: Any) -> Validation:
 def validate_list_query(value: Any) -> Validation:
     """Validate a parsed list query (values are strings, lists or objects, as the query parser makes)."""
     return list_query_validator().validate(to_js_value(value), in_place=True)
+
+
+def example_post_body(name: str = "Create") -> dict[str, Any]:
+    """A fresh copy of one of the contract's POST body examples (valid as the server reads it)."""
+    operation = contract_document()["paths"][TRIGGERS_PATH]["post"]
+    examples = operation["requestBody"]["content"][JSON_CONTENT_TYPE]["examples"]
+    example: dict[str, Any] = examples[name]["value"]
+    return copy.deepcopy(example)
 
 
 def _schema(name: str) -> dict[str, Any]:

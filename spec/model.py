@@ -106,10 +106,12 @@ class DeleteTrigger:
 
 @dataclass(frozen=True)
 class CountCall:
-    """One call counted by the rate limiter for ``key`` (client address, route and method)."""
+    """One call counted by the rate limiter for ``key`` (client address, route and method), in a fixed
+    window of ``window_ms`` that opens with its first call."""
 
     key: str
     at_ms: int
+    window_ms: int
 
 
 Change: TypeAlias = InsertTrigger | UpdateTrigger | DeleteTrigger | CountCall
@@ -163,7 +165,7 @@ def next_rate_window(current: RateWindow | None, at_ms: int, window_ms: int) -> 
     return RateWindow(started_ms=current.started_ms, calls=current.calls + 1)
 
 
-def apply_change(state: State, change: Change, *, rate_window_ms: int = 60_000) -> State:
+def apply_change(state: State, change: Change) -> State:
     if isinstance(change, InsertTrigger):
         return replace(state, triggers=(*state.triggers, change.trigger))
     if isinstance(change, UpdateTrigger):
@@ -180,11 +182,11 @@ def apply_change(state: State, change: Change, *, rate_window_ms: int = 60_000) 
             triggers=tuple(trigger for trigger in state.triggers if trigger["_id"] != change.trigger_id),
         )
     windows = dict(state.rate_windows)
-    windows[change.key] = next_rate_window(windows.get(change.key), change.at_ms, rate_window_ms)
+    windows[change.key] = next_rate_window(windows.get(change.key), change.at_ms, change.window_ms)
     return replace(state, rate_windows=windows)
 
 
-def apply_changes(state: State, changes: Sequence[Change], *, rate_window_ms: int = 60_000) -> State:
+def apply_changes(state: State, changes: Sequence[Change]) -> State:
     for change in changes:
-        state = apply_change(state, change, rate_window_ms=rate_window_ms)
+        state = apply_change(state, change)
     return state

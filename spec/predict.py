@@ -11,9 +11,17 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import unquote
 
 from spec.contract import list_query_validator, post_body_validator
+from spec.headers import (
+    AUTH_TOKEN_HEADER,
+    HTML_ERROR_HEADERS,
+    JSON_HEADERS,
+    RATE_LIMIT_LIMIT,
+    RATE_LIMIT_REMAINING,
+    RATE_LIMIT_RESET,
+    USER_ID_HEADER,
+)
 from spec.jsvalues import JsonSyntaxError, js_number_to_string, js_parse_int, parse_json, stringify
 from spec.model import (
     Answer,
@@ -30,24 +38,15 @@ from spec.model import (
     User,
 )
 from spec.parsing import ParsedBody, parse_body, parse_query
+from spec.permissions import MANAGE_TRIGGERS
 from spec.profiles import Profile, Step
+from spec.routes import Route, match_route
 from spec.triggers import new_trigger, public_view, saved_fields
 
-API_PREFIX = "/api/v1/livechat/"
-TRIGGERS_PATH = "/api/v1/livechat/triggers"
-CONFIG_PATH = "/api/v1/livechat/config"
-MANAGE_PERMISSION = "view-livechat-manager"
 FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
 DEFAULT_COUNT = 50
 UPPER_COUNT_LIMIT = 100
 DEFAULT_SORT: dict[str, JsonValue] = {"name": 1.0}
-
-JSON_HEADERS: Headers = (
-    ("content-type", "application/json"),
-    ("cache-control", "no-store"),
-    ("pragma", "no-cache"),
-)
-HTML_ERROR_HEADERS: Headers = (("content-type", "text/html; charset=utf-8"),)
 
 
 @dataclass(frozen=True)
@@ -109,39 +108,6 @@ def html_error(status: int, reason: str) -> Answer:
     )
 
 
-# -- the route table ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    operation: str
-    route_key: str
-    """Route name as the rate limiter keys it (path pattern, not the concrete id)."""
-    trigger_id: str | None = None
-
-
-def match_route(method: str, path: str) -> Route | None:
-    if path == TRIGGERS_PATH:
-        if method == "POST":
-            return Route("save_trigger", TRIGGERS_PATH)
-        if method == "GET":
-            return Route("list_triggers", TRIGGERS_PATH)
-        return None
-    if path.startswith(TRIGGERS_PATH + "/"):
-        segment = path[len(TRIGGERS_PATH) + 1 :]
-        if not segment or "/" in segment:
-            return None
-        trigger_id = unquote(segment)
-        if method == "GET":
-            return Route("get_trigger", TRIGGERS_PATH + "/:_id", trigger_id)
-        if method == "DELETE":
-            return Route("delete_trigger", TRIGGERS_PATH + "/:_id", trigger_id)
-        return None
-    if path == CONFIG_PATH and method == "GET":
-        return Route("public_config", CONFIG_PATH)
-    return None
-
-
 # -- the checks before a handler, in the order the profile gives --------------------------------
 
 
@@ -174,8 +140,8 @@ class _Checks:
         return Answer(answer.status, answer.body, answer.headers, delay, answer.inferred)
 
     def authenticate(self) -> Answer | None:
-        user_id = self.request.header("x-user-id")
-        token = self.request.header("x-auth-token")
+        user_id = self.request.header(USER_ID_HEADER)
+        token = self.request.header(AUTH_TOKEN_HEADER)
         user = self.state.find_user(user_id) if user_id and token else None
         if user is None or user.token != token:
             return self.delayed(json_answer(401, self.profile.unauthorized_body))
@@ -184,7 +150,7 @@ class _Checks:
 
     def authorize(self) -> Answer | None:
         assert self.user is not None
-        if not self.user.can(MANAGE_PERMISSION):
+        if not self.user.can(MANAGE_TRIGGERS):
             return self.delayed(failure(403, FORBIDDEN_MESSAGE))
         return None
 
@@ -205,12 +171,12 @@ class _Checks:
                 f"{seconds} seconds before trying this endpoint again. [error-too-many-requests]",
             )
             headers = (
-                ("x-ratelimit-limit", str(limit.calls)),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", str(reset_ms)),
+                (RATE_LIMIT_LIMIT, str(limit.calls)),
+                (RATE_LIMIT_REMAINING, "0"),
+                (RATE_LIMIT_RESET, str(reset_ms)),
             )
             return Answer(answer.status, answer.body, answer.headers + headers, None, ("rate-limit",))
-        self.changes = (*self.changes, CountCall(key=key, at_ms=now))
+        self.changes = (*self.changes, CountCall(key=key, at_ms=now, window_ms=limit.window_ms))
         return None
 
     def validate(self) -> Answer | None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from spec.permissions import BYPASS_RATE_LIMIT
+
 AUTH_MESSAGE = "You must be logged in to do this."
 
 Step = Literal["authentication", "permission", "rate-limit", "validation"]
@@ -21,7 +23,7 @@ BodyParser = Literal["lenient", "strict"]
 class RateLimit:
     calls: int = 10
     window_ms: int = 60_000
-    bypass_permission: str = "api-bypass-rate-limit"
+    bypass_permission: str = BYPASS_RATE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Profile:
 
     def is_inferred(self, setting: str) -> bool:
         return setting in self.inferred
+
+    def in_development_mode(self) -> Profile:
+        """The same release started in development mode, where the API's rate limiter is off."""
+        return replace(self, rate_limit=None)
 
 
 _CURRENT_401 = {"success": False, "error": AUTH_MESSAGE, "status": "error", "message": AUTH_MESSAGE}

@@ -50,10 +50,10 @@ def test_sqlite_write_after_a_stale_read_is_predicted_again(tmp_path: Path) -> N
         seen.append(count)
         if len(seen) == 1:
             # Another process commits between this read and this write.
-            second.transact(insert("from-second"), 60_000)
+            second.transact(insert("from-second"))
         return count, (InsertTrigger(trigger(f"seen-{count}", "x")),)
 
-    assert first.transact(racing, 60_000) == 1
+    assert first.transact(racing) == 1
     assert seen == [0, 1]  # the stale prediction was thrown away and made again under the lock
     assert [t["_id"] for t in first.triggers()] == ["from-second", "seen-1"]
     first.close()
@@ -72,8 +72,8 @@ def test_a_failing_prediction_changes_nothing_and_leaves_the_store_usable(tmp_pa
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        store.transact(broken, 60_000)
-    assert store.transact(insert("after"), 60_000) == 0
+        store.transact(broken)
+    assert store.transact(insert("after")) == 0
     assert [t["_id"] for t in store.triggers()] == ["after"]
     store.close()
 

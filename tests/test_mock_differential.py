@@ -178,7 +178,6 @@ def send(client: httpx.Client, base: str, request: Request) -> httpx.Response:
 
 def run_stream(server: MockServer, profile_name: str, data: st.DataObject, tally: Tally) -> None:
     profile = get_profile(profile_name)
-    window_ms = profile.rate_limit.window_ms if profile.rate_limit else 60_000
     assert httpx.post(server.url("/__mock__/reset")).status_code == 200
     state = State(users=USERS)
     n = 0
@@ -196,7 +195,7 @@ def run_stream(server: MockServer, profile_name: str, data: st.DataObject, tally
                 for name, value in expected.headers:
                     assert value in response.headers.get_list(name), (where, name)
                 assert response.headers.get("content-type") == expected.header("content-type"), where
-                state = apply_changes(state, outcome.changes, rate_window_ms=window_ms)
+                state = apply_changes(state, outcome.changes)
                 tally.requests += 1
                 tally.statuses[expected.status] = tally.statuses.get(expected.status, 0) + 1
                 tally.operations[outcome.operation] = tally.operations.get(outcome.operation, 0) + 1

@@ -1,0 +1,30 @@
+"""Header names and values the server's answers carry, and which of them the contract predicts."""
+
+from __future__ import annotations
+
+from spec.model import Headers
+
+USER_ID_HEADER = "X-User-Id"
+AUTH_TOKEN_HEADER = "X-Auth-Token"
+"""The two credential headers of every authenticated route."""
+
+CONTENT_TYPE = "content-type"
+JSON_CONTENT_TYPE = "application/json"
+CACHE_CONTROL = "cache-control"
+PRAGMA = "pragma"
+NO_CACHE_HEADERS: Headers = ((CACHE_CONTROL, "no-store"), (PRAGMA, "no-cache"))
+"""What the router adds to an answer that comes back from a route's action."""
+
+JSON_HEADERS: Headers = ((CONTENT_TYPE, JSON_CONTENT_TYPE), *NO_CACHE_HEADERS)
+HTML_ERROR_HEADERS: Headers = ((CONTENT_TYPE, "text/html; charset=utf-8"),)
+
+RATE_LIMIT_LIMIT = "x-ratelimit-limit"
+RATE_LIMIT_REMAINING = "x-ratelimit-remaining"
+RATE_LIMIT_RESET = "x-ratelimit-reset"
+"""Epoch milliseconds at which the current window closes."""
+
+CONTRACTUAL_HEADERS = frozenset(
+    {CONTENT_TYPE, CACHE_CONTROL, PRAGMA, RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET}
+)
+"""Every header whose presence and value the contract predicts; the rest (date, etag, server...) vary
+freely between deployments."""
