@@ -1,0 +1,301 @@
+"""Negative cases derived from a JSON schema: every place a valid instance can be broken, and how.
+
+Walking a valid instance alongside the schema that accepts it gives the *sites* (each value with the
+subschema that judges it); each keyword of a site's schema gives the *edits* that violate it:
+
+=====================  ==========================================================================
+kind                   edit
+=====================  ==========================================================================
+missing-required       delete one key that ``required`` lists
+additional-property    add a key the schema's ``properties`` do not know (``additionalProperties:
+                       false``)
+wrong-type             a scalar site gets a value no allowed ``type`` accepts, coercion included
+not-an-object          an object site (the body itself, array items, ``params``) gets a non-object
+not-an-array           an array site gets a non-array
+enum-violation         an ``enum`` site gets a value outside the enum
+too-few-items          an array gets fewer items than ``minItems``
+one-of-mismatch        a ``oneOf`` site gets the discriminating values of another branch
+=====================  ==========================================================================
+
+This module is pure and deterministic: ``edits`` lists every edit with a few representative values,
+so a caller can cover each one (``contract_tests``) or let Hypothesis draw among them (``fuzz.bodies``).
+Whether an edited instance really is invalid, and what the server answers, is for ``spec`` to say.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from spec.ajv import compile_schema
+from spec.contract import contract_document, resolve_pointer
+
+__all__ = [
+    "KINDS",
+    "Edit",
+    "Site",
+    "accepts_type",
+    "edits",
+    "resolve",
+    "schema_types",
+    "sites",
+]
+
+Path = tuple[str | int, ...]
+
+KINDS = (
+    "missing-required",
+    "additional-property",
+    "wrong-type",
+    "not-an-object",
+    "not-an-array",
+    "enum-violation",
+    "too-few-items",
+    "one-of-mismatch",
+)
+
+# Values tried where a site needs a value of the wrong type: every JSON type, and the scalars at
+# the edges of ajv's coercion ("" and 0 become null, "1" a number, "true" a boolean...).
+_PROBES: tuple[Any, ...] = (
+    {},
+    {"k": 1},
+    [],
+    [1],
+    "abc",
+    "",
+    "true",
+    "1",
+    1.5,
+    0,
+    1,
+    True,
+    False,
+    None,
+)
+
+
+def resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Follow local ``$ref`` s of the contract document until a schema with content is reached."""
+    while "$ref" in schema:
+        schema = resolve_pointer(contract_document(), schema["$ref"])
+    return schema
+
+
+def schema_types(schema: Mapping[str, Any]) -> tuple[str, ...]:
+    """The JSON types a schema allows (``nullable`` read as OpenAPI 3.0 means it)."""
+    raw = schema.get("type")
+    types = [raw] if isinstance(raw, str) else list(raw or ())
+    if schema.get("nullable") is True and "null" not in types:
+        types.append("null")
+    return tuple(types)
+
+
+@cache
+def _type_checker(types: tuple[str, ...]) -> Callable[[Any], bool]:
+    validator = compile_schema({"type": list(types)}, coerce=True, resolve_ref=lambda ref: {})
+    return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
+
+
+def accepts_type(value: Any, types: Sequence[str]) -> bool:
+    """Whether ``type: types`` accepts ``value`` under ajv's ``coerceTypes: true``, judged by spec.ajv."""
+    return _type_checker(tuple(types))(value)
+
+
+@dataclass(frozen=True)
+class Site:
+    """One value of a valid instance and the (resolved) subschema that judges it."""
+
+    path: Path
+    schema: Mapping[str, Any]
+    value: Any
+
+
+@cache
+def _branch_validator(branch_json: str) -> Callable[[Any], bool]:
+    validator = compile_schema(
+        json.loads(branch_json),
+        coerce=True,
+        resolve_ref=lambda ref: resolve_pointer(contract_document(), ref),
+    )
+    return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
+
+
+def _branch_matches(branch: Mapping[str, Any], value: Any) -> bool:
+    return _branch_validator(json.dumps(branch, sort_keys=True))(value)
+
+
+def sites(instance: Any, schema: Mapping[str, Any], path: Path = ()) -> Iterator[Site]:
+    """Every site of a valid ``instance``, outermost first; a ``oneOf`` site is followed by the sites of
+    the branch the instance matches."""
+    schema = resolve(schema)
+    yield Site(path, schema, instance)
+    if "oneOf" in schema:
+        for branch in schema["oneOf"]:
+            if _branch_matches(branch, instance):
+                yield from sites(instance, branch, path)
+                break
+        return
+    if isinstance(instance, dict):
+        for key, child in schema.get("properties", {}).items():
+            if key in instance:
+                yield from sites(instance[key], child, (*path, key))
+    elif isinstance(instance, list) and "items" in schema:
+        for index, item in enumerate(instance):
+            yield from sites(item, schema["items"], (*path, index))
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One way to break a valid instance at ``path``.
+
+    ``apply(instance, value)`` returns an edited deep copy; ``examples`` are representative values for
+    ``value`` (a single ``None`` where the edit takes none), and ``wanted`` tells whether any other
+    value fits this edit, so a generator can draw more of them.
+    """
+
+    kind: str
+    path: Path
+    detail: str
+    apply: Callable[[Any, Any], Any]
+    examples: tuple[Any, ...]
+    wanted: Callable[[Any], bool] | None = None
+
+
+def _at(instance: Any, path: Path) -> Any:
+    for part in path:
+        instance = instance[part]
+    return instance
+
+
+def _setter(path: Path) -> Callable[[Any, Any], Any]:
+    def apply(instance: Any, value: Any) -> Any:
+        edited = copy.deepcopy(instance)
+        if not path:
+            return value
+        _at(edited, path[:-1])[path[-1]] = value
+        return edited
+
+    return apply
+
+
+def _deleter(path: Path, key: str) -> Callable[[Any, Any], Any]:
+    def apply(instance: Any, value: Any) -> Any:
+        edited = copy.deepcopy(instance)
+        del _at(edited, path)[key]
+        return edited
+
+    return apply
+
+
+def _adder(path: Path) -> Callable[[Any, Any], Any]:
+    def apply(instance: Any, value: Any) -> Any:
+        key, item = value
+        edited = copy.deepcopy(instance)
+        _at(edited, path)[key] = item
+        return edited
+
+    return apply
+
+
+def _truncater(path: Path, size: int) -> Callable[[Any, Any], Any]:
+    def apply(instance: Any, value: Any) -> Any:
+        edited = copy.deepcopy(instance)
+        del _at(edited, path)[size:]
+        return edited
+
+    return apply
+
+
+def _type_edits(site: Site) -> Iterator[Edit]:
+    types = schema_types(site.schema)
+    if not types:
+        return
+    kind = "not-an-object" if "object" in types else "not-an-array" if "array" in types else "wrong-type"
+
+    def wrong(value: Any) -> bool:
+        return not accepts_type(value, types)
+
+    examples = tuple(probe for probe in _PROBES if wrong(probe))
+    detail = f"a value no type of {list(types)} accepts"
+    yield Edit(kind, site.path, detail, _setter(site.path), examples, wrong)
+
+
+def _object_edits(site: Site) -> Iterator[Edit]:
+    if not isinstance(site.value, dict):
+        return
+    for key in site.schema.get("required", ()):
+        if key in site.value:
+            yield Edit("missing-required", site.path, f"without {key!r}", _deleter(site.path, key), (None,))
+    if site.schema.get("additionalProperties") is False:
+        known = set(site.schema.get("properties", {}))
+
+        def unknown(value: Any) -> bool:
+            return isinstance(value, tuple) and value[0] not in known
+
+        examples = tuple(
+            (key, item) for key, item in (("unexpected", 1), ("x", None), ("extra", "")) if key not in known
+        )
+        yield Edit("additional-property", site.path, "an unknown key", _adder(site.path), examples, unknown)
+
+
+def _enum_edits(site: Site) -> Iterator[Edit]:
+    allowed = site.schema.get("enum")
+    if allowed is None:
+        return
+    types = schema_types(site.schema)
+
+    def outside(value: Any) -> bool:
+        # A value of an allowed type that the enum refuses, so the edit violates ``enum`` and not ``type``.
+        return accepts_type(value, types) and value not in allowed
+
+    examples = tuple(value for value in ("invalid", f"{allowed[0]}-x", "") if outside(value))
+    yield Edit("enum-violation", site.path, f"outside {list(allowed)}", _setter(site.path), examples, outside)
+
+
+def _array_edits(site: Site) -> Iterator[Edit]:
+    minimum = site.schema.get("minItems")
+    if minimum and isinstance(site.value, list):
+        size = minimum - 1
+        yield Edit("too-few-items", site.path, f"{size} item(s)", _truncater(site.path, size), (None,))
+
+
+def _discriminators(branch: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+    properties = resolve(branch).get("properties", {})
+    return {key: tuple(child["enum"]) for key, child in properties.items() if "enum" in resolve(child)}
+
+
+def _one_of_edits(site: Site) -> Iterator[Edit]:
+    branches = site.schema.get("oneOf")
+    if not branches or not isinstance(site.value, dict):
+        return
+    matched = next((branch for branch in branches if _branch_matches(branch, site.value)), None)
+    if matched is None:
+        return
+    own = _discriminators(matched)
+    for other in branches:
+        if other is matched:
+            continue
+        theirs = _discriminators(other)
+        swaps = {key: values[0] for key, values in theirs.items() if key in own and own[key] != values}
+        if not swaps:
+            continue
+
+        def swap(instance: Any, value: Any, swaps: dict[str, Any] = swaps) -> Any:
+            edited = copy.deepcopy(instance)
+            _at(edited, site.path).update(swaps)
+            return edited
+
+        yield Edit("one-of-mismatch", site.path, f"with {swaps}", swap, (None,))
+
+
+def edits(instance: Any, schema: Mapping[str, Any]) -> list[Edit]:
+    """Every edit of every site of the valid ``instance``, outermost site first."""
+    found: list[Edit] = []
+    for site in sites(instance, schema):
+        for derive in (_type_edits, _object_edits, _enum_edits, _array_edits, _one_of_edits):
+            found.extend(derive(site))
+    return found
