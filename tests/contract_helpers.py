@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from spec.contract import example_post_body
 from spec.model import Request, State, User, apply_changes
 from spec.predict import Environment, Outcome, predict
 from spec.profiles import get_profile
@@ -19,16 +20,8 @@ NEW_ID = "6565d2c1f0e1a2b3c4d5e6f7"
 
 
 def valid_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Welcome",
-        "description": "Greets visitors",
-        "enabled": True,
-        "runOnce": False,
-        "conditions": [{"name": "time-on-site", "value": "30"}],
-        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "Hi"}}],
-    }
-    body.update(changes)
-    return body
+    """The contract's own example body, with ``changes`` applied."""
+    return {**example_post_body(), **changes}
 
 
 def credentials(user: User | None) -> tuple[tuple[str, str], ...]:

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spec.contract import example_post_body
 from tests.conftest import ORACLE_REPORT
 from tests.oracle import cases
 from tests.oracle.cases import Pairs, Raw, to_text
@@ -423,19 +424,8 @@ OBSERVED_POST = [
 ]
 
 
-def _valid_body() -> dict[str, Any]:
-    return {
-        "name": "n",
-        "description": "d",
-        "enabled": True,
-        "runOnce": False,
-        "conditions": [{"name": "page-url", "value": "x"}],
-        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "hi"}}],
-    }
-
-
 def _with(**changes: Any) -> dict[str, Any]:
-    body = _valid_body()
+    body = example_post_body()
     body.update(changes)
     return body
 
@@ -445,7 +435,7 @@ SHEET_CASES: list[tuple[Any, bool, str, Any]] = [
     # (body, valid, message, expected coerced data or None to skip)
     ({}, False, "must have required property 'name'", None),
     ({"name": "x"}, False, "must have required property 'description'", None),
-    ({**_valid_body(), "foo": 1}, False, "must NOT have additional properties", None),
+    ({**example_post_body(), "foo": 1}, False, "must NOT have additional properties", None),
     (_with(name={}), False, "must be string", None),
     (_with(enabled="yes"), False, "must be boolean", None),
     (_with(conditions=[]), False, "must NOT have fewer than 1 items", None),
@@ -478,7 +468,7 @@ SHEET_CASES: list[tuple[Any, bool, str, Any]] = [
         "must be equal to one of the allowed values\n must have required property 'serviceUrl'" + ONE_OF,
         None,
     ),
-    ([_valid_body()], False, "must be object", None),
+    ([example_post_body()], False, "must be object", None),
     (_with(name=1, description=True), True, "", _with(name="1", description="true")),
     (_with(name=1.5), True, "", _with(name="1.5")),
     (_with(enabled="true", runOnce="false"), True, "", _with(enabled=True, runOnce=False)),
@@ -510,10 +500,10 @@ SHEET_CASES: list[tuple[Any, bool, str, Any]] = [
             ]
         ),
     ),
-    ({**_valid_body(), "_id": 0}, True, "", {**_valid_body(), "_id": "0"}),
-    ({**_valid_body(), "_id": False}, True, "", {**_valid_body(), "_id": "false"}),
-    ({**_valid_body(), "_id": None}, True, "", {**_valid_body(), "_id": None}),
-    ({**_valid_body(), "_id": ""}, True, "", {**_valid_body(), "_id": ""}),
+    ({**example_post_body(), "_id": 0}, True, "", {**example_post_body(), "_id": "0"}),
+    ({**example_post_body(), "_id": False}, True, "", {**example_post_body(), "_id": "false"}),
+    ({**example_post_body(), "_id": None}, True, "", {**example_post_body(), "_id": None}),
+    ({**example_post_body(), "_id": ""}, True, "", {**example_post_body(), "_id": ""}),
     (_with(actions=[{"name": "send-message"}]), True, "", _with(actions=[{"name": "send-message"}])),
     (
         _with(actions=[{"name": "send-message", "params": None}]),
