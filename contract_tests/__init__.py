@@ -4,7 +4,30 @@ CLI: ``python -m contract_tests`` / ``rc-triggers-conformance``; pytest: ``pytes
 --base-url URL ...``; Python: ``contract_tests.run(Options(...))`` returns the ``Results``.
 """
 
-from contract_tests.report import Deviation, Results
-from contract_tests.runner import Options, Runner, UsageError, run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contract_tests.report import Deviation, Results
+    from contract_tests.runner import Options, Runner, UsageError, run
 
 __all__ = ["Deviation", "Options", "Results", "Runner", "UsageError", "run"]
+
+# Imported on first use: the pytest11 entry point (contract_tests.pytest_plugin) imports this package in
+# every pytest run, also where the [conformance] extra (Schemathesis, Hypothesis) is not installed.
+_HOMES = {
+    "Deviation": "contract_tests.report",
+    "Results": "contract_tests.report",
+    "Options": "contract_tests.runner",
+    "Runner": "contract_tests.runner",
+    "UsageError": "contract_tests.runner",
+    "run": "contract_tests.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

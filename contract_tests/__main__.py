@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
 from contract_tests.runner import Options, Runner, UsageError
+from spec import __version__
 from spec.profiles import PROFILES
 
 EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE = 0, 1, 2
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Credentials may also come from RC_USER_ID, RC_AUTH_TOKEN, RC_LIMITED_USER_ID and "
         "RC_LIMITED_AUTH_TOKEN. Exit status: 0 conformant, 1 deviations, 2 usage or connection error.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     env = os.environ.get
     parser.add_argument("--base-url", required=True, help="server root, e.g. http://localhost:3000")
     parser.add_argument(

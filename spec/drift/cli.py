@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import openapi_spec_validator
-
-from spec.drift.documents import DEFAULT_CONTRACT, DEFAULT_PUBLISHED, DocumentError, load_document
+from spec import __version__
+from spec.drift.documents import DEFAULT_CONTRACT, DEFAULT_PUBLISHED, DocumentError, Json, load_document
+from spec.drift.findings import Drift
 from spec.drift.render import PROG, render_json, render_markdown
-from spec.drift.walker import find_drift
+
+EXTRA_HINT = "pip install 'rc-triggers-contract[drift]'"
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,27 @@ def _build_parser() -> argparse.ArgumentParser:
         "--published", metavar="PATH", help=f"published document (default: {DEFAULT_PUBLISHED})"
     )
     parser.add_argument("--contract", metavar="PATH", help=f"contract document (default: {DEFAULT_CONTRACT})")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _drifts(published: dict[str, Json], contract: dict[str, Json]) -> list[Drift]:
+    # The validators are the [drift] extra, not part of the base install (the mock): a missing one is a
+    # usage error with the command that installs it, not a traceback.
+    try:
+        import openapi_spec_validator
+
+        from spec.drift.walker import find_drift
+    except ModuleNotFoundError as exc:
+        raise DocumentError(
+            f"the drift report needs {exc.name}, which is not installed: {EXTRA_HINT}"
+        ) from None
+    try:
+        openapi_spec_validator.validate(contract)
+    except Exception as exc:  # the validator raises several unrelated types for a broken document
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DocumentError(f"the contract document is not valid OpenAPI: {first}") from None
+    return find_drift(published, contract)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,12 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         published = load_document(args.published, "published.openapi.json", "published")
         contract = load_document(args.contract, "contract.openapi.json", "contract")
-        try:
-            openapi_spec_validator.validate(contract)
-        except Exception as exc:  # the validator raises several unrelated types for a broken document
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise DocumentError(f"the contract document is not valid OpenAPI: {first}") from None
-        drifts = find_drift(published, contract)
+        drifts = _drifts(published, contract)
     except DocumentError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

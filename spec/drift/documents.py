@@ -1,4 +1,8 @@
-"""The two documents the drift tool compares: loading them, following ``$ref``, and what they declare."""
+"""The two documents the drift tool compares: loading them, following ``$ref``, and what they declare.
+
+Only the standard library and ``spec.pointers``: the command line reads documents and reports a missing
+``[drift]`` extra before anything imports the validators.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,6 @@ from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias
-
-import jsonschema
-from jsonschema.exceptions import best_match
-from openapi_spec_validator import schemas as spec_schemas
 
 from spec import pointers
 
@@ -135,27 +135,6 @@ def first_example(document: Document, holder: Json) -> Json:
         for _, value, _ in media_examples(document, media, ""):
             return value
     return None
-
-
-def meta_schema_leaves(document: Mapping[str, Json]) -> list[tuple[list[str | int], Json, str]]:
-    """The precise offending values behind an OpenAPI validation failure.
-
-    The spec validator reports only the enclosing ``oneOf`` failure; the OpenAPI meta-schema run through
-    ``jsonschema`` names the actual keyword and the type it needs.
-    """
-    version = str(document.get("openapi", ""))
-    meta: Json = spec_schemas.schema_v30 if version.startswith("3.0") else None
-    if meta is None:
-        return []
-    validator = jsonschema.validators.validator_for(meta)(meta)
-    leaves: list[tuple[list[str | int], Json, str]] = []
-    for error in validator.iter_errors(document):
-        leaf = best_match([error])
-        if leaf is None:
-            continue
-        expected = f"a {leaf.validator_value}" if leaf.validator == "type" else leaf.message.replace("'", "`")
-        leaves.append((list(leaf.absolute_path), leaf.instance, expected))
-    return sorted(leaves, key=lambda leaf: pointers.pointer(*leaf[0]))
 
 
 def load_document(path: str | None, default_name: str, label: str) -> dict[str, Json]:

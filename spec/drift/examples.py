@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
+import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 from openapi_schema_validator import OAS30Validator
+from openapi_spec_validator import schemas as spec_schemas
 
 from spec import pointers
 from spec.ajv import Validation
@@ -115,3 +117,24 @@ def first_message(found: Sequence[ValidationError]) -> str:
         return ""
     where = dotted(list(error.absolute_path))
     return f"{where}: {error.message}"
+
+
+def meta_schema_leaves(document: Mapping[str, Json]) -> list[tuple[list[str | int], Json, str]]:
+    """The precise offending values behind an OpenAPI validation failure.
+
+    The spec validator reports only the enclosing ``oneOf`` failure; the OpenAPI meta-schema run through
+    ``jsonschema`` names the actual keyword and the type it needs.
+    """
+    version = str(document.get("openapi", ""))
+    meta: Json = spec_schemas.schema_v30 if version.startswith("3.0") else None
+    if meta is None:
+        return []
+    validator = jsonschema.validators.validator_for(meta)(meta)
+    leaves: list[tuple[list[str | int], Json, str]] = []
+    for error in validator.iter_errors(document):
+        leaf = best_match([error])
+        if leaf is None:
+            continue
+        expected = f"a {leaf.validator_value}" if leaf.validator == "type" else leaf.message.replace("'", "`")
+        leaves.append((list(leaf.absolute_path), leaf.instance, expected))
+    return sorted(leaves, key=lambda leaf: pointers.pointer(*leaf[0]))

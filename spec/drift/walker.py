@@ -24,6 +24,7 @@ from spec.drift.examples import (
     errors,
     first_message,
     get_at,
+    meta_schema_leaves,
     server_message,
     set_at,
     string_boolean_paths,
@@ -88,7 +89,7 @@ class _Finder:
         try:
             openapi_spec_validator.validate(document)
         except Exception as exc:  # the validator raises several unrelated types for a broken document
-            leaves = documents.meta_schema_leaves(document)
+            leaves = meta_schema_leaves(document)
             if not leaves:
                 first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 path = list(getattr(exc, "absolute_path", []) or [])
