@@ -6,8 +6,9 @@ CLI: ``python -m contract_tests`` / ``rc-triggers-conformance``; pytest: ``pytes
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from spec.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from contract_tests.report import Deviation, Results
@@ -26,8 +27,4 @@ _HOMES = {
     "run": "contract_tests.runner",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -6,10 +6,20 @@ follow ``$ref`` through these functions, so an escaping or indexing rule cannot 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["PointerError", "escape", "follow", "pointer", "resolve", "tokens", "unescape"]
+__all__ = [
+    "PointerError",
+    "escape",
+    "follow",
+    "pointer",
+    "replaced",
+    "resolve",
+    "tokens",
+    "unescape",
+    "value_at",
+]
 
 
 class PointerError(LookupError):
@@ -67,3 +77,25 @@ def follow(document: Any, node: Any, location: str = "") -> tuple[Any, str]:
         seen.add(reference)
         node, location = resolve(document, reference), reference[1:]
     return node, location
+
+
+def value_at(document: Any, path: Sequence[str | int]) -> Any:
+    """The node under ``path`` (keys and list indexes, already unescaped)."""
+    for part in path:
+        document = document[part]
+    return document
+
+
+def replaced(document: Any, path: Sequence[str | int], value: Any) -> Any:
+    """A copy of ``document`` with the node under ``path`` replaced by ``value``; only the containers
+    on the path are copied, so ``document`` itself is never changed."""
+    if not path:
+        return value
+    head, *rest = path
+    if isinstance(document, list) and isinstance(head, int):
+        copy_list = list(document)
+        copy_list[head] = replaced(copy_list[head], rest, value)
+        return copy_list
+    copy_dict = dict(document)
+    copy_dict[head] = replaced(copy_dict[head], rest, value)
+    return copy_dict

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from spec.contract import validate_post_body
 from spec.drift import Drift, find_drift, load_document, main, render_json, render_markdown
 from spec.drift.findings import WORDING, worded
+from tests.mockserver import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "doc-drift.md"
@@ -345,14 +344,7 @@ def test_invalid_contract_exits_2(
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "spec.drift", "--check", str(REPORT)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_module("spec.drift", "--check", str(REPORT), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
 

@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import spec
+from tests.mockserver import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 DISTRIBUTION = "rc-triggers-contract"
@@ -204,14 +205,7 @@ def test_the_version_is_stated_once() -> None:
 
 @pytest.mark.parametrize("module", ["spec.drift", "mock_server", "contract_tests", "fuzz"])
 def test_every_cli_reports_that_version(module: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", module, "--version"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_module(module, "--version", timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == spec.__version__, result.stdout
 

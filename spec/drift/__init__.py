@@ -24,8 +24,9 @@ Run ``rc-triggers-drift --output docs/doc-drift.md`` (or ``python -m spec.drift`
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from spec.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from spec.drift.cli import main
@@ -48,8 +49,4 @@ _HOMES = {
     "find_drift": "spec.drift.walker",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

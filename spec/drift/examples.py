@@ -17,6 +17,7 @@ from openapi_spec_validator import schemas as spec_schemas
 from spec import pointers
 from spec.ajv import Validation
 from spec.drift.documents import Json
+from spec.pointers import replaced, value_at
 
 
 def compact(value: Json) -> str:
@@ -32,25 +33,6 @@ def dotted(path: Sequence[str | int]) -> str:
 
 def is_string_boolean(value: Json) -> bool:
     return value in ("true", "false") and isinstance(value, str)
-
-
-def set_at(document: Json, path: Sequence[str | int], value: Json) -> Json:
-    if not path:
-        return value
-    head, *rest = path
-    if isinstance(document, list) and isinstance(head, int):
-        copy_list = list(document)
-        copy_list[head] = set_at(copy_list[head], rest, value)
-        return copy_list
-    copy_dict = dict(document)
-    copy_dict[head] = set_at(copy_dict[head], rest, value)
-    return copy_dict
-
-
-def get_at(document: Json, path: Sequence[str | int]) -> Json:
-    for part in path:
-        document = document[part]
-    return document
 
 
 def errors(value: Json, schema: Json) -> list[ValidationError]:
@@ -84,7 +66,7 @@ def string_boolean_paths(found: Sequence[ValidationError]) -> list[tuple[str | i
 
 def booleans_fixed(value: Json, schema: Json) -> Json:
     for path in string_boolean_paths(errors(value, schema)):
-        value = set_at(value, list(path), get_at(value, path) == "true")
+        value = replaced(value, list(path), value_at(value, path) == "true")
     return value
 
 

@@ -23,10 +23,8 @@ from spec.drift.examples import (
     dotted,
     errors,
     first_message,
-    get_at,
     meta_schema_leaves,
     server_message,
-    set_at,
     string_boolean_paths,
     walk_errors,
 )
@@ -42,7 +40,7 @@ from spec.drift.schemas import (
     without_drift_keys,
 )
 from spec.jsvalues import stringify
-from spec.pointers import pointer
+from spec.pointers import pointer, replaced, value_at
 
 Direction: TypeAlias = Literal["request", "response"]
 
@@ -538,12 +536,12 @@ class _Finder:
                     "string-boolean",
                     "example",
                     path=dotted(path),
-                    value=compact(get_at(value, path)),
-                    boolean=str(get_at(value, path)),
+                    value=compact(value_at(value, path)),
+                    boolean=str(value_at(value, path)),
                 )
             fixed = booleans_fixed(value, own_schema)
             for path in fixed_paths:
-                fixed = set_at(fixed, list(path), get_at(value, path) == "true")
+                fixed = replaced(fixed, list(path), value_at(value, path) == "true")
             remaining = errors(fixed, con_schema)
             if (
                 inline_branches
@@ -603,20 +601,17 @@ class _Finder:
         left = not checked.valid
         offending = [tuple(error.absolute_path) for error in walk_errors(list(own or theirs))]
         paths = [path for index, path in enumerate(offending) if path not in offending[:index]]
-        shown = "; ".join(f"{dotted(path)}: {compact(get_at(value, path))}" for path in paths if path)
+        shown = "; ".join(f"{dotted(path)}: {compact(value_at(value, path))}" for path in paths if path)
         if left:
             server = "rejected: 400 " + server_message(checked, value)
         else:
             changed = [
                 path
                 for path in paths
-                if path and stringify(get_at(coerced, path)) != stringify(get_at(value, path))
+                if path and stringify(value_at(coerced, path)) != stringify(value_at(value, path))
             ]
-            server = "accepted after coercion" + (
-                " to " + "; ".join(f"{dotted(path)}: {stringify(get_at(coerced, path))}" for path in changed)
-                if changed
-                else ""
-            )
+            shown_coerced = "; ".join(f"{dotted(p)}: {stringify(value_at(coerced, p))}" for p in changed)
+            server = "accepted after coercion" + (f" to {shown_coerced}" if changed else "")
         if own:
             variant = "rejected" if left else "accepted"
             self.add(
