@@ -214,3 +214,45 @@ def test_licence_is_the_mit_licence_pyproject_declares() -> None:
     assert metadata.metadata(DISTRIBUTION)["License-Expression"] == "MIT"
     licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert licence.startswith("MIT License") and "rc-triggers-contract authors" in licence
+
+
+def test_under_ci_a_skipped_test_fails_the_run(tmp_path: Path) -> None:
+    skips = """
+        import pytest
+
+        @pytest.mark.skipif(True, reason="needs a unicorn")
+        def test_marked():
+            pass
+
+        def test_called():
+            pytest.skip("no unicorn here")
+
+        @pytest.mark.xfail(strict=True)
+        def test_expected_failure():
+            assert False
+    """
+    (tmp_path / "test_skips.py").write_text(textwrap.dedent(skips), encoding="utf-8")
+
+    def pytest_run(ci: str | None) -> subprocess.CompletedProcess[str]:
+        environment = {key: value for key, value in os.environ.items() if key != "CI"}
+        if ci is not None:
+            environment["CI"] = ci
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider", "-q", "-rA"],
+            cwd=tmp_path,
+            env={**environment, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    local = pytest_run(None)
+    assert local.returncode == 0 and "2 skipped, 1 xfailed" in local.stdout, local.stdout
+    for ci in ("true", "1"):
+        gate = pytest_run(ci)
+        assert gate.returncode == 1, gate.stdout
+        assert "skipped under CI, which runs every test: Skipped: needs a unicorn" in gate.stdout
+        assert "skipped under CI, which runs every test: Skipped: no unicorn here" in gate.stdout
+        assert "1 xfailed" in gate.stdout and "skipped" not in gate.stdout.splitlines()[-1]
+    assert pytest_run("false").returncode == 0
