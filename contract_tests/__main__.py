@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
 from contract_tests.runner import Options, Runner, UsageError
+from spec import __version__
 from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.permissions import MANAGE_TRIGGERS
 from spec.profiles import PROFILES
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Credentials may also come from RC_USER_ID, RC_AUTH_TOKEN, RC_LIMITED_USER_ID and "
         "RC_LIMITED_AUTH_TOKEN. Exit status: 0 conformant, 1 deviations, 2 usage or connection error.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     env = os.environ.get
     parser.add_argument("--base-url", required=True, help="server root, e.g. http://localhost:3000")
     parser.add_argument(

@@ -15,14 +15,22 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from contract_tests.report import Results, markdown_report, summary_table, write_junit
-from contract_tests.runner import Options, Runner, UsageError
 from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.permissions import MANAGE_TRIGGERS
 from spec.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from contract_tests.report import Results
+    from contract_tests.runner import Options
+
+# The run itself (Schemathesis, Hypothesis, httpx) is the [conformance] extra. Every pytest run in an
+# environment with this project installed loads this plugin, so it imports the run only once asked to
+# check a server: pytest keeps working where only the mock is installed.
+CONFORMANCE_EXTRA = "pip install 'rc-triggers-contract[conformance]'"
 
 __all__ = ["add_options", "conformance_options", "conformance_results", "pytest_addoption"]
 
@@ -66,6 +74,12 @@ def conformance_options(config: pytest.Config) -> Options | None:
     user_id, token = config.getoption("--user-id"), config.getoption("--auth-token")
     if not user_id or not token:
         raise pytest.UsageError("--base-url needs --user-id and --auth-token (or RC_USER_ID/RC_AUTH_TOKEN)")
+    try:
+        from contract_tests.runner import Options
+    except ModuleNotFoundError as exc:
+        raise pytest.UsageError(
+            f"--base-url needs {exc.name}, which is not installed: {CONFORMANCE_EXTRA}"
+        ) from None
     return Options(
         base_url=str(base_url).rstrip("/"),
         user_id=user_id,
@@ -88,6 +102,9 @@ def conformance_results(request: pytest.FixtureRequest) -> Iterator[Results]:
     options = conformance_options(request.config)
     if options is None:
         pytest.skip("no --base-url: the conformance checks need a server")
+    from contract_tests.report import markdown_report, summary_table, write_junit
+    from contract_tests.runner import Runner, UsageError
+
     try:
         results = Runner(options, log=lambda line: None).run()
     except UsageError as error:

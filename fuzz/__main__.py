@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fuzz.corpus import DEFAULT_ADMIN, DEFAULT_LIMITED, corpus_lines
+from spec import __version__
 from spec.model import User
 from spec.permissions import ADMIN_PERMISSIONS
 from spec.profiles import DEFAULT_PROFILE, PROFILES, get_profile
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rc-triggers-corpus",
         description="Write requests labelled with the exact answer of a Rocket.Chat server (JSON Lines).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--seed", type=int, required=True, help="Hypothesis seed")
     parser.add_argument("--count", type=int, required=True, help="number of requests")
     parser.add_argument("--output", type=Path, required=True, help="file to write ('-' for stdout)")

@@ -31,6 +31,7 @@ from mock_server.settings import (
     parse_user,
 )
 from mock_server.stores import SqliteStore
+from spec import __version__
 from spec.model import User
 from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile). "
         "Docs: /docs/ (contract) and /__mock__/docs/ (control API).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument(
         "--port", type=int, default=3000, help="TCP port; 0 picks a free one (default: %(default)s)"

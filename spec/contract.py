@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from spec import pointers
 from spec.ajv import CompiledSchema, SchemaError, Validation, compile_schema
 from spec.headers import JSON_CONTENT_TYPE
 from spec.jsvalues import to_js_value
@@ -39,16 +40,11 @@ def published_document() -> dict[str, Any]:
 
 
 def resolve_pointer(document: dict[str, Any], reference: str) -> Any:
-    if not reference.startswith("#/"):
-        raise SchemaError(f"only local references are supported, got {reference!r}")
-    node: Any = document
-    for escaped in reference[2:].split("/"):
-        part = escaped.replace("~1", "/").replace("~0", "~")
-        try:
-            node = node[part]
-        except (KeyError, TypeError):
-            raise SchemaError(f"unresolvable reference {reference!r}") from None
-    return node
+    """The node a local ``$ref`` names, by ``spec.pointers``; a bad reference is a ``SchemaError``."""
+    try:
+        return pointers.resolve(document, reference)
+    except pointers.PointerError as exc:
+        raise SchemaError(str(exc)) from None
 
 
 def _compile(reference: str, coerce: Any) -> CompiledSchema:

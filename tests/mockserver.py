@@ -188,14 +188,21 @@ def mock_server_fixture(*arguments: str, scope: str = "module") -> Callable[...,
     return fixture  # type: ignore[no-any-return]
 
 
-def run_cli(*arguments: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run the CLI to completion (for options that must make it exit)."""
+def run_module(
+    module: str, *arguments: str, timeout: float = 30.0, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGUMENTS`` to completion: this interpreter, from the repository, output kept."""
     return subprocess.run(
-        [sys.executable, "-m", "mock_server", *arguments],
+        [sys.executable, "-m", module, *arguments],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
         timeout=timeout,
-        check=False,
+        check=check,
     )
+
+
+def run_cli(*arguments: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run the mock's CLI to completion (for options that must make it exit)."""
+    return run_module("mock_server", *arguments, timeout=timeout)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from spec.ajv import SchemaError, compile_schema
-from spec.contract import list_query_validator, post_body_validator, validate_list_query
+from spec.contract import post_body_validator, validate_list_query, validate_post_body
+from tests.contract_helpers import valid_body
 
 
 @pytest.mark.parametrize(
@@ -39,9 +40,15 @@ def test_unsupported_schemas_fail_at_compile_time(schema: dict[str, Any]) -> Non
         compile_schema(schema, coerce=True)
 
 
-def test_contract_schemas_compile() -> None:
-    assert post_body_validator().coerce is True
-    assert list_query_validator().coerce == "array"
+def test_contract_validators_coerce_as_the_server_configures_them() -> None:
+    # POST bodies: coerceTypes true, so scalars are coerced but a one-element array is not unwrapped.
+    coerced = validate_post_body(valid_body(enabled="true", runOnce=0))
+    assert coerced.valid, coerced.message
+    assert (coerced.data["enabled"], coerced.data["runOnce"]) == (True, False)  # type: ignore[index,call-overload]
+    assert validate_post_body(valid_body(name=["x"])).message == "must be string"
+    # The list query: coerceTypes "array", which does unwrap it.
+    assert validate_list_query({"count": ["7"]}).data == {"count": 7.0}
+    assert validate_list_query({"count": "7"}).data == {"count": 7.0}
 
 
 def test_validate_never_changes_its_argument() -> None:

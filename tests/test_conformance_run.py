@@ -6,10 +6,8 @@ Every server here is a real process on 127.0.0.1 and every run is the real CLI
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.mockserver import REPO_ROOT, MockServer, running_mock
+from tests.mockserver import MockServer, run_module, running_mock
 from tests.mutant_server import predictor_reference
 from tests.mutants import MUTANTS
 
@@ -39,15 +37,7 @@ _CHECKED = re.compile(r"(\d+) requests checked in ([\d.]+) s")
 
 
 def conformance(base_url: str, *arguments: str, timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "contract_tests", "--base-url", base_url, "--quiet", *arguments],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_module("contract_tests", "--base-url", base_url, "--quiet", *arguments, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +152,5 @@ def test_every_mutant_name_loads_as_a_mock_predictor() -> None:
 
     for name, function in MUTANTS.items():
         assert load_predictor(predictor_reference(name)) is function
-    refused = subprocess.run(
-        [sys.executable, "-m", "tests.mutant_server", "--mutant", "no-such-mutant"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    refused = run_module("tests.mutant_server", "--mutant", "no-such-mutant")
     assert refused.returncode == 2 and "invalid choice" in refused.stderr

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.mockserver import REPO_ROOT, running_mock
+from tests.mockserver import run_module, running_mock
 
 
 def write_corpus(path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fuzz", "--output", str(path), *arguments],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    return run_module("fuzz", "--output", str(path), *arguments, timeout=120, check=True)
 
 
 def test_same_seed_gives_a_byte_identical_file(tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,8 @@ import pytest
 
 from spec.contract import validate_post_body
 from spec.drift import Drift, find_drift, load_document, main, render_json, render_markdown
+from spec.drift.findings import WORDING, worded
+from tests.mockserver import run_module
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "doc-drift.md"
@@ -45,7 +45,7 @@ def only(drifts: list[Drift], kind: str, location: str) -> Drift:
 def test_committed_report_is_up_to_date(drifts: list[Drift]) -> None:
     assert REPORT.exists(), f"{REPORT.relative_to(ROOT)} is missing; generate it with: {REGENERATE}"
     assert REPORT.read_text(encoding="utf-8") == render_markdown(drifts), (
-        f"docs/doc-drift.md is stale (the documents or spec/drift.py changed); regenerate: {REGENERATE}"
+        f"docs/doc-drift.md is stale (the documents or spec/drift/ changed); regenerate: {REGENERATE}"
     )
 
 
@@ -344,13 +344,27 @@ def test_invalid_contract_exits_2(
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "spec.drift", "--check", str(REPORT)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_module("spec.drift", "--check", str(REPORT), timeout=120)
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+# ---- the wording table
+
+
+def test_every_finding_is_worded_from_exactly_its_facts() -> None:
+    facts = {"where": "query", "name": "count"}
+    drift = worded("/x", "missing-parameter", "", facts)
+    assert (drift.published, drift.server) == ("not documented", "query parameter `count`")
+    assert (
+        drift.explanation
+        == "The server reads the query parameter `count`, but the page does not document it."
+    )
+    with pytest.raises(ValueError, match="worded from"):
+        worded("/x", "missing-parameter", "", {"where": "query"})
+    with pytest.raises(ValueError, match="worded from"):
+        worded("/x", "missing-parameter", "", {**facts, "nmae": "count"})
+    # The walker words every finding through the table: every kind in the report has a wording.
+    assert {kind for kind, _ in WORDING} >= {
+        line.split()[1] for line in REPORT.read_text(encoding="utf-8").splitlines() if line.startswith("## ")
+    } - {"Summary"}

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spec import pointers
 from spec.contract import example_post_body
 from tests.conftest import ORACLE_REPORT
 from tests.oracle import cases
@@ -568,10 +569,7 @@ def _inline(node: Any, document: dict[str, Any]) -> Any:
         return node
     if "$ref" in node:
         assert set(node) <= {"$ref", "description"}, f"$ref with siblings: {node}"
-        target: Any = document
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        return _inline(target, document)
+        return _inline(pointers.resolve(document, node["$ref"]), document)
     inlined = {key: _inline(value, document) for key, value in node.items() if key != "description"}
     if isinstance(node.get("properties"), dict):  # property names are not keywords: keep `description`
         inlined["properties"] = {name: _inline(sub, document) for name, sub in node["properties"].items()}

@@ -272,7 +272,14 @@ def test_coercion_id_number_and_false_become_strings_that_update(sent: Any, coer
 
 @pytest.mark.parametrize("sent", [None, ""])
 def test_coercion_id_null_and_empty_are_kept_and_insert(sent: Any) -> None:
-    assert stored_after(valid_body(_id=sent))["_id"] != sent
+    # Kept: the validator leaves null and "" as they are (no coercion to "null" or anything else).
+    assert validate_post_body(valid_body(_id=sent)).data["_id"] == sent  # type: ignore[index,call-overload]
+    # Insert: a falsy id is no update; the server stores one new trigger under an id of its own.
+    server = Server()
+    assert server.send(post(valid_body(_id=sent))).answer.body == b'{"success":true}'
+    listed = server.body(get())
+    assert listed["total"] == 1
+    assert listed["triggers"][0]["_id"] == f"{0:024x}"  # the first id Server's environment hands out
 
 
 @pytest.mark.parametrize("action", [{"name": "send-message"}, {"name": "send-message", "params": None}])

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
+from spec.pointers import replaced, value_at
+
 CONDITION_NAMES = ("time-on-site", "page-url", "chat-opened-by-visitor", "after-guest-registration")
 ACTION_NAMES = ("send-message", "use-external-service")
 SENDERS = ("queue", "custom")
@@ -561,25 +563,6 @@ def _locations(value: Any, limit: int = 12) -> list[tuple[Any, ...]]:
     return found
 
 
-def _get(value: Any, path: tuple[Any, ...]) -> Any:
-    for step in path:
-        value = value[step]
-    return value
-
-
-def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    head, rest = path[0], path[1:]
-    if isinstance(value, dict):
-        copy_d = dict(value)
-        copy_d[head] = _replace(value[head], rest, new)
-        return copy_d
-    copy_l = list(value)
-    copy_l[head] = _replace(value[head], rest, new)
-    return copy_l
-
-
 def mutate_node(rng: random.Random, node: Any, key: Any) -> Any:
     """One near-valid change of `node`, found under `key` in its parent."""
     roll = rng.random()
@@ -627,9 +610,9 @@ def mutated_body(rng: random.Random, mutations: int | None = None) -> Any:
         if isinstance(body, Pairs):
             break
         path = rng.choice(_locations(body))
-        node = _get(body, path)
+        node = value_at(body, path)
         new = mutate_node(rng, node, path[-1] if path else None)
-        body = _replace(body, path, new)
+        body = replaced(body, path, new)
     return body
 
 
@@ -643,7 +626,7 @@ def confused_body(rng: random.Random) -> Any:
             if path and isinstance(path[-1], str) and path[-1] in _CONFUSIONS_BY_KEY
         ]
         path = rng.choice(paths)
-        body = _replace(body, path, rng.choice(rng.choice(_CONFUSIONS_BY_KEY[path[-1]])))
+        body = replaced(body, path, rng.choice(rng.choice(_CONFUSIONS_BY_KEY[path[-1]])))
     return body
 
 
@@ -669,7 +652,7 @@ def junk_body(rng: random.Random) -> Any:
     if roll < 0.6:
         body = valid_body(rng)
         path = rng.choice(_locations(body)[1:])
-        return _replace(body, path, deep_junk(rng) if rng.random() < 0.3 else junk(rng, 4))
+        return replaced(body, path, deep_junk(rng) if rng.random() < 0.3 else junk(rng, 4))
     if roll < 0.8:
         body = valid_body(rng)
         items = list(body.items())
