@@ -3,17 +3,29 @@
 Rocket.Chat validates requests with ajv (draft 2020-12, ``allErrors: false``, ``coerceTypes: true``
 for bodies and ``"array"`` for queries). The answer a client gets is the list of ajv's error messages,
 so "valid or not" is not enough: which error comes first, and what coercion did to the data, must match
-ajv's generated code. The comments below name the ajv behaviour each branch mirrors.
+ajv's generated code.
 
-Schemas are compiled once into a tree of small node objects; an unsupported keyword is a
-``SchemaError`` at compile time, never silently ignored.
+Like ajv, this module compiles each schema to code: ``compile_schema`` generates the source of Python
+functions that do exactly what ajv's generated JavaScript does for that schema and coercion mode,
+compiles it once and caches it by its source text. The comments of the generator name the ajv
+behaviour each piece of generated code mirrors. An unsupported keyword is a ``SchemaError`` at
+compile time, never silently ignored.
+
+Safety of the generated code: it is built only from the schema (a document of this repository), never
+from request data; every string that comes from the schema (property names, enum values, messages)
+enters the source through ``repr()``, types are checked against a fixed list before they choose a code
+template, and numbers are checked to be integers. ``CompiledSchema.source`` shows the code.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import linecache
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
@@ -47,12 +59,7 @@ _SUPPORTED = frozenset(
     }
 )
 _COERCIBLE = ("string", "number", "integer", "boolean", "null")
-# Keywords of each type group, in ajv's evaluation order (validation vocabulary before applicators).
-_GROUP_KEYWORDS = {
-    "array": ("minItems", "items"),
-    "object": ("required", "additionalProperties", "properties"),
-}
-_JS_TYPES = frozenset({"string", "number", "integer", "boolean", "null", "array", "object"})
+_JS_TYPES = ("string", "number", "integer", "boolean", "null", "array", "object")
 
 
 class SchemaError(ValueError):
@@ -83,19 +90,11 @@ class Validation:
         return "\n ".join(error.message for error in self.errors)
 
 
+# -- ajv's coercion (coerceData), one function per target type -----------------------------------------
+# Each returns the coerced value, or _UNDEFINED when that type does not apply. Only the generated code
+# calls them, and only after the value failed the type check (ajv coerces nothing that already fits).
+
 _UNDEFINED: Any = object()
-
-
-class _Context:
-    """Per-validation state: the accumulated errors (ajv's ``vErrors``) and the coercion mode."""
-
-    __slots__ = ("coerce", "composite", "errors")
-
-    def __init__(self, coerce: CoerceMode) -> None:
-        self.coerce = coerce
-        self.errors: list[AjvError] = []
-        # Inside oneOf (ajv's compositeRule) errors are collected instead of returned at once.
-        self.composite = False
 
 
 def _js_typeof(value: Any) -> str:
@@ -108,60 +107,57 @@ def _js_typeof(value: Any) -> str:
     return "string"
 
 
-def _has_type(value: Any, json_type: str) -> bool:
-    # ajv's checkDataType with strictNumbers (the default): non-finite numbers are not numbers.
-    if json_type == "string":
-        return isinstance(value, str)
-    if json_type == "boolean":
-        return isinstance(value, bool)
-    if json_type == "null":
-        return value is None
-    if json_type == "object":
-        return isinstance(value, dict)
-    if json_type == "array":
-        return isinstance(value, list)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
-    return json_type == "number" or float(value).is_integer()
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
-def _is_zero(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and value == 0
-
-
-def _coerce(value: Any, json_type: str) -> Any:
-    """One branch of ajv's coerceData: the coerced value, or _UNDEFINED when this type does not apply."""
+def _to_string(value: Any) -> Any:
     typeof = _js_typeof(value)
-    if json_type == "string":
-        if typeof == "number":
-            return js_number_to_string(float(value))
-        if typeof == "boolean":
-            return "true" if value else "false"
-        return "" if value is None else _UNDEFINED
-    if json_type in ("number", "integer"):
-        if typeof == "boolean":
-            return 1.0 if value else 0.0
-        if value is None:
-            return 0.0
-        if typeof == "string" and value:
-            # ``data && data == +data``: the string converts to a number that is not NaN.
-            number = js_string_to_number(value)
-            if not math.isnan(number) and (json_type == "number" or number % 1 == 0):
-                return number
-        return _UNDEFINED
-    if json_type == "boolean":
-        if value == "false" or value is None or (_is_zero(value)):
-            return False
-        if value == "true" or (
-            not isinstance(value, bool) and isinstance(value, (int, float)) and value == 1
-        ):
-            return True
-        return _UNDEFINED
-    if json_type == "null":
-        return None if value == "" or _is_zero(value) or value is False else _UNDEFINED
-    if json_type == "array":
-        return [value] if typeof in ("string", "number", "boolean") or value is None else _UNDEFINED
+    if typeof == "number":
+        return js_number_to_string(float(value))
+    if typeof == "boolean":
+        return "true" if value else "false"
+    return "" if value is None else _UNDEFINED
+
+
+def _to_number(value: Any, integer: bool) -> Any:
+    typeof = _js_typeof(value)
+    if typeof == "boolean":
+        return 1.0 if value else 0.0
+    if value is None:
+        return 0.0
+    if typeof == "string" and value:
+        # ``data && data == +data``: the string converts to a number that is not NaN.
+        number = js_string_to_number(value)
+        if not math.isnan(number) and (not integer or number % 1 == 0):
+            return number
     return _UNDEFINED
+
+
+def _to_boolean(value: Any) -> Any:
+    if value == "false" or value is None or (_is_number(value) and value == 0):
+        return False
+    if value == "true" or (_is_number(value) and value == 1):
+        return True
+    return _UNDEFINED
+
+
+def _to_null(value: Any) -> Any:
+    return None if value == "" or (_is_number(value) and value == 0) or value is False else _UNDEFINED
+
+
+def _to_array(value: Any) -> Any:
+    return [value] if _js_typeof(value) in ("string", "number", "boolean") or value is None else _UNDEFINED
+
+
+_COERCERS: dict[str, Callable[[Any], Any]] = {
+    "string": _to_string,
+    "number": lambda value: _to_number(value, False),
+    "integer": lambda value: _to_number(value, True),
+    "boolean": _to_boolean,
+    "null": _to_null,
+    "array": _to_array,
+}
 
 
 def coerce_scalar(value: JsonValue, json_type: str, mode: CoerceMode = True) -> tuple[bool, JsonValue]:
@@ -177,188 +173,10 @@ def coerce_scalar(value: JsonValue, json_type: str, mode: CoerceMode = True) -> 
     """
     if not mode or not (json_type in _COERCIBLE or (mode == "array" and json_type == "array")):
         return False, value
-    coerced: JsonValue = _coerce(value, json_type)
+    coerced: JsonValue = _COERCERS[json_type](value)
     if coerced is _UNDEFINED:
         return False, value
     return True, coerced
-
-
-class _Node:
-    """One compiled (sub)schema."""
-
-    def __init__(self, schema: Mapping[str, Any], compile_child: Callable[[Any], _Node], path: str) -> None:
-        unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
-        if unknown:
-            raise SchemaError(f"{path or '#'}: unsupported keyword(s) {sorted(unknown)}")
-        raw_type = schema.get("type")
-        types = [raw_type] if isinstance(raw_type, str) else list(raw_type or [])
-        if any(json_type not in _JS_TYPES for json_type in types):
-            raise SchemaError(f"{path or '#'}: unknown type {raw_type!r}")
-        nullable = schema.get("nullable")
-        if nullable is not None and not types:
-            raise SchemaError(f'{path or "#"}: "nullable" cannot be used without "type"')
-        if nullable is True and "null" not in types:
-            types.append("null")
-        self.types = tuple(types)
-        # ajv's type error quotes the schema's own ``type``: "must be string", "must be string,number".
-        self.type_message = "must be " + (",".join(raw_type) if isinstance(raw_type, list) else str(raw_type))
-        self.enum: tuple[Any, ...] | None = tuple(schema["enum"]) if "enum" in schema else None
-        self.one_of = tuple(
-            compile_child((branch, f"{path}/oneOf/{index}"))
-            for index, branch in enumerate(schema.get("oneOf", ()))
-        )
-        self.min_items: int | None = schema.get("minItems")
-        self.items = compile_child((schema["items"], f"{path}/items")) if "items" in schema else None
-        self.required: tuple[str, ...] = tuple(schema.get("required", ()))
-        additional = schema.get("additionalProperties", True)
-        if not isinstance(additional, bool):
-            raise SchemaError(f"{path or '#'}: only boolean additionalProperties is supported")
-        self.forbid_additional = additional is False
-        self.properties = {
-            name: compile_child((sub, f"{path}/properties/{name}"))
-            for name, sub in dict(schema.get("properties", {})).items()
-        }
-        self.group_in_use = {
-            group: any(keyword in schema for keyword in keywords)
-            for group, keywords in _GROUP_KEYWORDS.items()
-        }
-        self.coerce_cache: dict[CoerceMode, tuple[str, ...]] = {}
-
-    def _coerce_to(self, mode: CoerceMode) -> tuple[str, ...]:
-        cached = self.coerce_cache.get(mode)
-        if cached is None:
-            cached = tuple(
-                json_type
-                for json_type in self.types
-                if mode and (json_type in _COERCIBLE or (mode == "array" and json_type == "array"))
-            )
-            self.coerce_cache[mode] = cached
-        return cached
-
-    def validate(self, data: Any, parent: Any, key: Any, path: str, context: _Context) -> bool:
-        errors = context.errors
-        types = self.types
-        coerce_to = self._coerce_to(context.coerce)
-        # coerceAndCheckDataType: a lone non-coercible type with rules of its own is checked in its group.
-        check_types = bool(types) and not (
-            not coerce_to and len(types) == 1 and self.group_in_use.get(types[0], False)
-        )
-        if check_types and not any(_has_type(data, json_type) for json_type in types):
-            if not coerce_to:
-                return self._type_error(data, parent, key, path, context)
-            candidate = data
-            coerced = _UNDEFINED
-            if context.coerce == "array" and isinstance(candidate, list) and len(candidate) == 1:
-                # ajv unwraps a one-element array and keeps the element if it already has the right type.
-                # With several types (e.g. nullable) ajv's test joins "is type" checks with && and so never
-                # holds: the element then goes through the coercions below instead.
-                candidate = candidate[0]
-                if len(types) == 1 and _has_type(candidate, types[0]):
-                    coerced = candidate
-            for json_type in coerce_to:
-                if coerced is not _UNDEFINED:
-                    break
-                coerced = _coerce(candidate, json_type)
-            if coerced is _UNDEFINED:
-                return self._type_error(data, parent, key, path, context)
-            data = coerced
-            if parent is not None:
-                parent[key] = coerced
-        # The keyword groups, in ajv's order: untyped (enum, oneOf), then array, then object.
-        if self.enum is not None and not any(_js_equal(data, allowed) for allowed in self.enum):
-            errors.append(AjvError(path, "enum", "must be equal to one of the allowed values"))
-            return False
-        if self.one_of and not self._validate_one_of(data, parent, key, path, context):
-            return False
-        if self.group_in_use["array"]:
-            if isinstance(data, list):
-                if not self._validate_array(data, path, context):
-                    return False
-            elif not check_types and types == ("array",):
-                errors.append(AjvError(path, "type", self.type_message))
-                return False
-        if self.group_in_use["object"]:
-            if isinstance(data, dict):
-                return self._validate_object(data, path, context)
-            if not check_types and types == ("object",):
-                errors.append(AjvError(path, "type", self.type_message))
-                return False
-        return True
-
-    def _type_error(self, data: Any, parent: Any, key: Any, path: str, context: _Context) -> bool:
-        context.errors.append(AjvError(path, "type", self.type_message))
-        if context.composite:
-            # In a composite rule ajv's type check does not return: the first keyword group the schema
-            # uses still runs (only the groups after it are guarded by "no new errors").
-            if self.enum is not None:
-                if not any(_js_equal(data, allowed) for allowed in self.enum):
-                    context.errors.append(
-                        AjvError(path, "enum", "must be equal to one of the allowed values")
-                    )
-            elif self.one_of:
-                self._validate_one_of(data, parent, key, path, context)
-            elif self.group_in_use["array"]:
-                if isinstance(data, list):
-                    self._validate_array(data, path, context)
-            elif self.group_in_use["object"] and isinstance(data, dict):
-                self._validate_object(data, path, context)
-        return False
-
-    def _validate_one_of(self, data: Any, parent: Any, key: Any, path: str, context: _Context) -> bool:
-        errors = context.errors
-        errors_before = len(errors)
-        passing = 0
-        was_composite = context.composite
-        context.composite = True
-        for branch in self.one_of:
-            # Every branch sees the data as earlier branches left it: coercion is in place.
-            current = parent[key] if parent is not None else data
-            if branch.validate(current, parent, key, path, context):
-                passing += 1
-        context.composite = was_composite
-        if passing == 1:
-            del errors[errors_before:]
-            return True
-        errors.append(AjvError(path, "oneOf", "must match exactly one schema in oneOf"))
-        return False
-
-    def _validate_array(self, data: list[Any], path: str, context: _Context) -> bool:
-        if self.min_items is not None and len(data) < self.min_items:
-            context.errors.append(
-                AjvError(path, "minItems", f"must NOT have fewer than {self.min_items} items")
-            )
-            return False
-        if self.items is not None:
-            items = self.items
-            for index in range(len(data)):
-                if not items.validate(data[index], data, index, f"{path}/{index}", context):
-                    return False
-        return True
-
-    def _validate_object(self, data: dict[str, Any], path: str, context: _Context) -> bool:
-        errors = context.errors
-        for name in self.required:
-            if name not in data:
-                errors.append(AjvError(path, "required", f"must have required property '{name}'"))
-                return False
-        if self.forbid_additional:
-            properties = self.properties
-            for name in data:
-                if name not in properties:
-                    errors.append(
-                        AjvError(path, "additionalProperties", "must NOT have additional properties")
-                    )
-                    return False
-        for name, node in self.properties.items():
-            if name in data and not node.validate(
-                data[name], data, name, f"{path}/{_pointer(name)}", context
-            ):
-                return False
-        return True
-
-
-def _pointer(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _js_equal(value: Any, allowed: Any) -> bool:
@@ -372,20 +190,457 @@ def _js_equal(value: Any, allowed: Any) -> bool:
     return bool(value == allowed)
 
 
+def _enum_match(value: Any, allowed: tuple[Any, ...]) -> bool:
+    return any(_js_equal(value, item) for item in allowed)
+
+
+# -- the schema, checked and normalised -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Schema:
+    """One (sub)schema, checked: what the code generator needs and nothing it cannot reproduce."""
+
+    types: tuple[str, ...]
+    type_message: str
+    enum: tuple[Any, ...] | None
+    one_of: tuple[_Schema, ...]
+    min_items: int | None
+    items: _Schema | None
+    required: tuple[str, ...]
+    forbid_additional: bool
+    properties: tuple[tuple[str, _Schema], ...]
+    uses_array: bool
+    uses_object: bool
+
+
+def _parse(schema: Any, path: str, resolve_ref: Callable[[str], Mapping[str, Any]] | None) -> _Schema:
+    where = path or "#"
+    seen: list[str] = []
+    while isinstance(schema, Mapping) and "$ref" in schema:
+        if len(schema) != 1:
+            raise SchemaError(f"{where}: $ref beside other keywords is not supported")
+        if resolve_ref is None:
+            raise SchemaError(f"{where}: $ref {schema['$ref']!r} but no resolver was given")
+        if schema["$ref"] in seen:
+            raise SchemaError(f"{where}: recursive $ref {schema['$ref']!r} is not supported")
+        seen.append(schema["$ref"])
+        schema = resolve_ref(schema["$ref"])
+    if not isinstance(schema, Mapping):
+        raise SchemaError(f"{where}: a schema must be an object, got {type(schema).__name__}")
+    unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
+    if unknown:
+        raise SchemaError(f"{where}: unsupported keyword(s) {sorted(unknown)}")
+    raw_type = schema.get("type")
+    if raw_type is not None and not isinstance(raw_type, (str, list)):
+        raise SchemaError(f"{where}: unknown type {raw_type!r}")
+    types = [raw_type] if isinstance(raw_type, str) else list(raw_type or [])
+    if any(json_type not in _JS_TYPES for json_type in types):
+        raise SchemaError(f"{where}: unknown type {raw_type!r}")
+    nullable = schema.get("nullable")
+    if nullable is not None and not types:
+        raise SchemaError(f'{where}: "nullable" cannot be used without "type"')
+    if nullable is True and "null" not in types:
+        types.append("null")
+    enum = schema.get("enum")
+    if enum is not None and not isinstance(enum, list):
+        raise SchemaError(f"{where}: enum must be an array")
+    min_items = schema.get("minItems")
+    if min_items is not None and (type(min_items) is not int or min_items < 0):
+        raise SchemaError(f"{where}: minItems must be a non-negative integer")
+    required = schema.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        raise SchemaError(f"{where}: required must be an array of strings")
+    additional = schema.get("additionalProperties", True)
+    if not isinstance(additional, bool):
+        raise SchemaError(f"{where}: only boolean additionalProperties is supported")
+    properties = schema.get("properties", {})
+    if not isinstance(properties, Mapping) or not all(isinstance(name, str) for name in properties):
+        raise SchemaError(f"{where}: properties must be an object")
+    one_of = schema.get("oneOf", [])
+    if not isinstance(one_of, list):
+        raise SchemaError(f"{where}: oneOf must be an array")
+    return _Schema(
+        types=tuple(types),
+        # ajv's type error quotes the schema's own ``type``: "must be string", "must be string,number".
+        type_message="must be " + (",".join(raw_type) if isinstance(raw_type, list) else str(raw_type)),
+        enum=tuple(enum) if enum is not None else None,
+        one_of=tuple(
+            _parse(branch, f"{path}/oneOf/{index}", resolve_ref) for index, branch in enumerate(one_of)
+        ),
+        min_items=min_items,
+        items=_parse(schema["items"], f"{path}/items", resolve_ref) if "items" in schema else None,
+        required=tuple(required),
+        forbid_additional=additional is False,
+        properties=tuple(
+            (name, _parse(sub, f"{path}/properties/{name}", resolve_ref)) for name, sub in properties.items()
+        ),
+        # ajv's keyword groups, in its evaluation order (validation vocabulary before applicators).
+        uses_array="minItems" in schema or "items" in schema,
+        uses_object=any(keyword in schema for keyword in ("required", "additionalProperties", "properties")),
+    )
+
+
+# -- the code generator ----------------------------------------------------------------------------------
+
+# A type test for a variable name, by JSON type. strictNumbers (ajv's default): NaN and ±Infinity are
+# not numbers.
+_TYPE_TESTS = {
+    "string": "isinstance({0}, str)",
+    "boolean": "({0} is True or {0} is False)",
+    "null": "{0} is None",
+    "object": "isinstance({0}, dict)",
+    "array": "isinstance({0}, list)",
+    "number": "(isinstance({0}, (int, float)) and not isinstance({0}, bool) and _isfinite({0}))",
+    "integer": (
+        "(isinstance({0}, (int, float)) and not isinstance({0}, bool) and _isfinite({0})"
+        " and float({0}).is_integer())"
+    ),
+}
+_ENUM_MESSAGE = "must be equal to one of the allowed values"
+_ONE_OF_MESSAGE = "must match exactly one schema in oneOf"
+_ADDITIONAL_MESSAGE = "must NOT have additional properties"
+# Beyond these a subschema becomes a function of its own: CPython limits indentation (100 levels) and
+# statically nested loops (20).
+_MAX_INLINE_INDENT = 40
+_MAX_INLINE_LOOPS = 8
+
+_PathPart = tuple[bool, str]  # (is_literal, text): literal text, or a Python expression giving text
+
+
+def _pointer(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _path_source(parts: tuple[_PathPart, ...]) -> str:
+    """A Python expression for an instance path made of literal and computed parts."""
+    pieces: list[str] = []
+    literal = ""
+    for is_literal, text in parts:
+        if is_literal:
+            literal += text
+        else:
+            if literal:
+                pieces.append(repr(literal))
+                literal = ""
+            pieces.append(text)
+    if literal or not pieces:
+        pieces.append(repr(literal))
+    return " + ".join(pieces)
+
+
+@dataclass
+class _Place:
+    """Where generated code for a subschema runs: its data variable, parent and key, path, nesting."""
+
+    data: str
+    parent: str
+    key: str
+    path: tuple[_PathPart, ...]
+    indent: int
+    loops: int
+    composite: bool
+    """Inside ``oneOf`` (ajv's compositeRule): a type error does not end the subschema at once."""
+
+
+class _Generator:
+    def __init__(self, mode: CoerceMode) -> None:
+        self.mode = mode
+        self.constants: list[str] = []
+        self.functions: list[list[str]] = []
+        self.function_names: dict[tuple[int, bool], str] = {}
+        self.counter = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def constant(self, source: str) -> str:
+        name = f"_K{len(self.constants)}"
+        self.constants.append(f"{name} = {source}")
+        return name
+
+    def function(self, node: _Schema, composite: bool, *, root: bool = False) -> str:
+        """A function ``(d, p, k, path, errors) -> bool`` validating ``node``; False on the first error."""
+        cache_key = (id(node), composite)
+        name = self.function_names.get(cache_key)
+        if name is not None:
+            return name
+        name = "validate" if root else self.fresh("_v")
+        self.function_names[cache_key] = name
+        body: list[str] = []
+        # The root's path is "" (a constant); other functions get theirs as the argument ``path``.
+        path: tuple[_PathPart, ...] = () if root else ((False, "path"),)
+        self.node(body, node, _Place("d", "p", "k", path, 1, 0, composite))
+        self.functions.append([f"def {name}(d, p, k, path, errors):", *body, "    return True"])
+        return name
+
+    def source(self, root: _Schema) -> str:
+        self.function(root, False, root=True)
+        lines = [
+            "# Generated by spec.ajv.compile_schema: one schema, coerceTypes " + repr(self.mode) + ".",
+            *self.constants,
+        ]
+        for function in reversed(self.functions):
+            lines += ["", "", *function]
+        return "\n".join(lines) + "\n"
+
+    # Each method appends statements at ``place.indent``; ``return False`` ends the validation of the
+    # enclosing function (a oneOf branch or the root), as every failure in ajv's code does.
+
+    def emit(self, out: list[str], indent: int, line: str) -> None:
+        out.append("    " * indent + line)
+
+    def error(self, out: list[str], indent: int, place: _Place, keyword: str, message: str) -> None:
+        path = _path_source(place.path)
+        self.emit(out, indent, f"errors.append(AjvError({path}, {keyword!r}, {message!r}))")
+
+    def type_test(self, variable: str, types: tuple[str, ...]) -> str:
+        tests = [_TYPE_TESTS[json_type].format(variable) for json_type in types]
+        return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+
+    def enum_test(self, variable: str, enum: tuple[Any, ...]) -> str:
+        if all(type(item) is str for item in enum):
+            # ``===`` against strings only: the same str type and equal text.
+            members = self.constant("frozenset((" + "".join(repr(item) + ", " for item in enum) + "))")
+            return f"(type({variable}) is str and {variable} in {members})"
+        try:
+            text = json.dumps(list(enum), allow_nan=True)
+        except (TypeError, ValueError):
+            raise SchemaError("enum values must be JSON values") from None
+        values = self.constant(f"tuple(_json_loads({text!r}))")
+        return f"_enum_match({variable}, {values})"
+
+    def node(self, out: list[str], node: _Schema, place: _Place) -> None:
+        types = node.types
+        mode = self.mode
+        coerce_to = tuple(
+            json_type
+            for json_type in types
+            if mode and (json_type in _COERCIBLE or (mode == "array" and json_type == "array"))
+        )
+        uses = {"array": node.uses_array, "object": node.uses_object}
+        # coerceAndCheckDataType: a lone non-coercible type with rules of its own is checked in its group.
+        check_types = bool(types) and not (not coerce_to and len(types) == 1 and uses.get(types[0], False))
+        data, indent = place.data, place.indent
+        if check_types:
+            self.emit(out, indent, f"if not {self.type_test(data, types)}:")
+            if not coerce_to:
+                self.type_error(out, node, replace_indent(place, indent + 1))
+            else:
+                self.coercion(out, node, coerce_to, replace_indent(place, indent + 1))
+        # The keyword groups, in ajv's order: untyped (enum, oneOf), then array, then object.
+        if node.enum is not None:
+            self.emit(out, indent, f"if not {self.enum_test(data, node.enum)}:")
+            self.error(out, indent + 1, place, "enum", _ENUM_MESSAGE)
+            self.emit(out, indent + 1, "return False")
+        if node.one_of:
+            self.one_of(out, node, place, result_matters=True)
+        if node.uses_array:
+            self.emit(out, indent, f"if isinstance({data}, list):")
+            self.block(out, indent + 1, lambda: self.array(out, node, replace_indent(place, indent + 1)))
+            if not check_types and types == ("array",):
+                self.emit(out, indent, "else:")
+                self.error(out, indent + 1, place, "type", node.type_message)
+                self.emit(out, indent + 1, "return False")
+        if node.uses_object:
+            self.emit(out, indent, f"if isinstance({data}, dict):")
+            self.block(out, indent + 1, lambda: self.object(out, node, replace_indent(place, indent + 1)))
+            if not check_types and types == ("object",):
+                self.emit(out, indent, "else:")
+                self.error(out, indent + 1, place, "type", node.type_message)
+                self.emit(out, indent + 1, "return False")
+
+    def block(self, out: list[str], indent: int, emit_body: Callable[[], None]) -> None:
+        before = len(out)
+        emit_body()
+        if len(out) == before:
+            self.emit(out, indent, "pass")
+
+    def coercion(self, out: list[str], node: _Schema, coerce_to: tuple[str, ...], place: _Place) -> None:
+        """ajv's coerceData after a failed type check, then the type error if nothing applied."""
+        indent = place.indent
+        candidate = place.data
+        coerced = self.fresh("x")
+        if self.mode == "array":
+            self.emit(out, indent, f"{coerced} = _U")
+            # ajv unwraps a one-element array and keeps the element if it already has the right type.
+            # With several types (e.g. nullable) ajv's test joins "is type" checks with && and so never
+            # holds: the element then goes through the coercions below instead.
+            candidate = self.fresh("c")
+            self.emit(out, indent, f"{candidate} = {place.data}")
+            self.emit(out, indent, f"if isinstance({place.data}, list) and len({place.data}) == 1:")
+            self.emit(out, indent + 1, f"{candidate} = {place.data}[0]")
+            if len(node.types) == 1:
+                self.emit(out, indent + 1, f"if {self.type_test(candidate, node.types)}:")
+                self.emit(out, indent + 2, f"{coerced} = {candidate}")
+        for position, json_type in enumerate(coerce_to):
+            if position == 0 and self.mode != "array":
+                self.emit(out, indent, f"{coerced} = _coerce_{json_type}({candidate})")
+                continue
+            self.emit(out, indent, f"if {coerced} is _U:")
+            self.emit(out, indent + 1, f"{coerced} = _coerce_{json_type}({candidate})")
+        self.emit(out, indent, f"if {coerced} is _U:")
+        self.type_error(out, node, replace_indent(place, indent + 1))
+        self.emit(out, indent, f"{place.data} = {coerced}")
+        self.emit(out, indent, f"{place.parent}[{place.key}] = {coerced}")
+
+    def type_error(self, out: list[str], node: _Schema, place: _Place) -> None:
+        indent, data = place.indent, place.data
+        self.error(out, indent, place, "type", node.type_message)
+        if place.composite:
+            # In a composite rule ajv's type check does not return: the first keyword group the schema
+            # uses still runs (only the groups after it are guarded by "no new errors").
+            if node.enum is not None:
+                self.emit(out, indent, f"if not {self.enum_test(data, node.enum)}:")
+                self.error(out, indent + 1, place, "enum", _ENUM_MESSAGE)
+            elif node.one_of:
+                self.one_of(out, node, place, result_matters=False)
+            # A value that failed the type test is no array (object) when the schema allows arrays
+            # (objects): that group cannot run then, and its code is left out.
+            elif node.uses_array:
+                if "array" not in node.types:
+                    self.emit(out, indent, f"if isinstance({data}, list):")
+                    self.block(
+                        out, indent + 1, lambda: self.array(out, node, replace_indent(place, indent + 1))
+                    )
+            elif node.uses_object and "object" not in node.types:
+                self.emit(out, indent, f"if isinstance({data}, dict):")
+                self.block(out, indent + 1, lambda: self.object(out, node, replace_indent(place, indent + 1)))
+        self.emit(out, indent, "return False")
+
+    def one_of(self, out: list[str], node: _Schema, place: _Place, *, result_matters: bool) -> None:
+        indent = place.indent
+        before, passing = self.fresh("b"), self.fresh("n")
+        self.emit(out, indent, f"{before} = len(errors)")
+        self.emit(out, indent, f"{passing} = 0")
+        path = _path_source(place.path)
+        if any(not is_literal for is_literal, _ in place.path):
+            path_variable = self.fresh("path")
+            self.emit(out, indent, f"{path_variable} = {path}")
+            path = path_variable
+        for branch in node.one_of:
+            function = self.function(branch, True)
+            # Every branch sees the data as earlier branches left it: coercion is in place.
+            self.emit(
+                out,
+                indent,
+                f"if {function}({place.parent}[{place.key}], {place.parent}, {place.key}, {path}, errors):",
+            )
+            self.emit(out, indent + 1, f"{passing} += 1")
+        self.emit(out, indent, f"if {passing} == 1:")
+        self.emit(out, indent + 1, f"del errors[{before}:]")
+        self.emit(out, indent, "else:")
+        self.error(out, indent + 1, place, "oneOf", _ONE_OF_MESSAGE)
+        if result_matters:
+            self.emit(out, indent + 1, "return False")
+
+    def array(self, out: list[str], node: _Schema, place: _Place) -> None:
+        indent, data = place.indent, place.data
+        if node.min_items is not None:
+            self.emit(out, indent, f"if len({data}) < {node.min_items!r}:")
+            self.error(out, indent + 1, place, "minItems", f"must NOT have fewer than {node.min_items} items")
+            self.emit(out, indent + 1, "return False")
+        if node.items is not None:
+            index, item = self.fresh("i"), self.fresh("d")
+            self.emit(out, indent, f"for {index} in range(len({data})):")
+            self.emit(out, indent + 1, f"{item} = {data}[{index}]")
+            child = _Place(
+                item,
+                data,
+                index,
+                (*place.path, (True, "/"), (False, f"str({index})")),
+                indent + 1,
+                place.loops + 1,
+                place.composite,
+            )
+            self.child(out, node.items, child)
+
+    def object(self, out: list[str], node: _Schema, place: _Place) -> None:
+        indent, data = place.indent, place.data
+        for name in node.required:
+            self.emit(out, indent, f"if {name!r} not in {data}:")
+            self.error(out, indent + 1, place, "required", f"must have required property '{name}'")
+            self.emit(out, indent + 1, "return False")
+        if node.forbid_additional:
+            if node.properties:
+                names = "".join(repr(name) + ", " for name, _ in node.properties)
+                known = self.constant(f"frozenset(({names}))")
+                self.emit(out, indent, f"if not ({data}.keys() <= {known}):")
+            else:
+                self.emit(out, indent, f"if {data}:")
+            self.error(out, indent + 1, place, "additionalProperties", _ADDITIONAL_MESSAGE)
+            self.emit(out, indent + 1, "return False")
+        for name, sub in node.properties:
+            value = self.fresh("d")
+            self.emit(out, indent, f"if {name!r} in {data}:")
+            self.emit(out, indent + 1, f"{value} = {data}[{name!r}]")
+            child = _Place(
+                value,
+                data,
+                repr(name),
+                (*place.path, (True, "/" + _pointer(name))),
+                indent + 1,
+                place.loops,
+                place.composite,
+            )
+            self.child(out, sub, child)
+
+    def child(self, out: list[str], node: _Schema, place: _Place) -> None:
+        if place.indent <= _MAX_INLINE_INDENT and place.loops <= _MAX_INLINE_LOOPS:
+            self.block(out, place.indent, lambda: self.node(out, node, place))
+            return
+        function = self.function(node, place.composite)
+        path = _path_source(place.path)
+        call = f"{function}({place.data}, {place.parent}, {place.key}, {path}, errors)"
+        self.emit(out, place.indent, f"if not {call}:")
+        self.emit(out, place.indent + 1, "return False")
+
+
+def replace_indent(place: _Place, indent: int) -> _Place:
+    return _Place(place.data, place.parent, place.key, place.path, indent, place.loops, place.composite)
+
+
+_Validator = Callable[[Any, Any, Any, str, list[AjvError]], bool]
+
+_NAMESPACE: dict[str, Any] = {
+    "AjvError": AjvError,
+    "_U": _UNDEFINED,
+    "_isfinite": math.isfinite,
+    "_enum_match": _enum_match,
+    "_json_loads": json.loads,
+    **{f"_coerce_{json_type}": coercer for json_type, coercer in _COERCERS.items()},
+}
+
+
+@lru_cache(maxsize=256)
+def _load(source: str) -> _Validator:
+    """Compile generated source once; the same source (schema and mode) reuses the function."""
+    filename = f"<spec.ajv schema {hashlib.sha256(source.encode()).hexdigest()[:12]}>"
+    # Tracebacks through generated code show its lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace = dict(_NAMESPACE)
+    exec(compile(source, filename, "exec"), namespace)
+    function: _Validator = namespace["validate"]
+    return function
+
+
 @dataclass(frozen=True)
 class CompiledSchema:
-    """A compiled schema; ``validate`` never changes its argument."""
+    """A compiled schema; ``validate`` never changes its argument unless told to."""
 
-    root: _Node
     coerce: CoerceMode
+    source: str = field(repr=False)
+    """The generated Python code (``validate`` is its entry point)."""
+    function: _Validator = field(repr=False, compare=False)
 
     def validate(self, data: JsonValue, *, in_place: bool = False) -> Validation:
         """Validate; coercion works on a copy unless ``in_place`` (ajv itself mutates its argument)."""
         working = data if in_place else to_js_value(data)
         holder = [working]
-        context = _Context(self.coerce)
-        self.root.validate(working, holder, 0, "", context)
-        return Validation(errors=tuple(context.errors), data=holder[0])
+        errors: list[AjvError] = []
+        self.function(working, holder, 0, "", errors)
+        return Validation(errors=tuple(errors), data=holder[0])
 
 
 def compile_schema(
@@ -394,22 +649,9 @@ def compile_schema(
     coerce: CoerceMode,
     resolve_ref: Callable[[str], Mapping[str, Any]] | None = None,
 ) -> CompiledSchema:
-    """Compile ``schema``; local ``$ref`` nodes are inlined through ``resolve_ref``."""
-
-    def compile_child(entry: tuple[Any, str]) -> _Node:
-        sub, path = entry
-        seen: list[str] = []
-        while isinstance(sub, Mapping) and "$ref" in sub:
-            if len(sub) != 1:
-                raise SchemaError(f"{path or '#'}: $ref beside other keywords is not supported")
-            if resolve_ref is None:
-                raise SchemaError(f"{path or '#'}: $ref {sub['$ref']!r} but no resolver was given")
-            if sub["$ref"] in seen:
-                raise SchemaError(f"{path or '#'}: recursive $ref {sub['$ref']!r} is not supported")
-            seen.append(sub["$ref"])
-            sub = resolve_ref(sub["$ref"])
-        if not isinstance(sub, Mapping):
-            raise SchemaError(f"{path or '#'}: a schema must be an object, got {type(sub).__name__}")
-        return _Node(sub, compile_child, path)
-
-    return CompiledSchema(root=compile_child((schema, "")), coerce=coerce)
+    """Compile ``schema`` for ``coerceTypes: coerce``; local ``$ref`` nodes are inlined through
+    ``resolve_ref``."""
+    if coerce not in (False, True, "array"):
+        raise SchemaError(f"coerce must be False, True or 'array', not {coerce!r}")
+    source = _Generator(coerce).source(_parse(schema, "", resolve_ref))
+    return CompiledSchema(coerce=coerce, source=source, function=_load(source))

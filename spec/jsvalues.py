@@ -136,12 +136,31 @@ _DECODER = json.JSONDecoder(
     parse_int=float,  # correctly rounded like JavaScript, and no limit on the number of digits
     parse_constant=_reject_constant,
 )
+# The same C decoder without the object hook, for texts in which no key can be an array index. Python
+# and JavaScript then agree on everything else: a duplicate key keeps its first position and its last
+# value, "__proto__" is an ordinary key (JSON.parse defines own properties), strings (lone surrogates
+# included) decode alike, and only space, tab, LF and CR are whitespace.
+_PLAIN_DECODER = json.JSONDecoder(parse_float=float, parse_int=float, parse_constant=_reject_constant)
+# Where a key may start with a digit: a key follows "{" or "," (and whitespace), and its first
+# character is a digit, written as it is or as \u0030-\u0039. Matches inside string values are
+# harmless: they only send the text to the exact decoder.
+_POSSIBLE_INDEX_KEY = re.compile(r'[{,][ \t\n\r]*"(?:[0-9]|\\u003[0-9])')
 
 
 def parse_json(text: str) -> JsonValue:
     """``JSON.parse(text)``; raises ``JsonSyntaxError`` where JavaScript throws a SyntaxError."""
+    decoder = _PLAIN_DECODER if _POSSIBLE_INDEX_KEY.search(text) is None else _DECODER
+    return _parse_with(decoder, text)
+
+
+def _parse_exact(text: str) -> JsonValue:
+    """``parse_json`` without the fast path: every object goes through ``_js_property_order``."""
+    return _parse_with(_DECODER, text)
+
+
+def _parse_with(decoder: json.JSONDecoder, text: str) -> JsonValue:
     try:
-        value, end = _DECODER.raw_decode(text, _skip_json_whitespace(text, 0))
+        value, end = decoder.raw_decode(text, _skip_json_whitespace(text, 0))
     except json.JSONDecodeError as error:
         raise JsonSyntaxError(str(error)) from None
     except RecursionError:
@@ -239,11 +258,117 @@ _SAFE_INTEGER = 2.0**53
 
 
 def stringify(value: Any) -> str:
-    """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would)."""
+    """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would).
+
+    Objects and arrays go through the C encoder of the ``json`` module, whose output differs from
+    JavaScript's only in number tokens (``5.0``, ``1e+16``, ``1e-05``, ``-0.0``, ``NaN``, ``Infinity``,
+    integers beyond 2**53) and in lone surrogates, which it leaves raw; both are rewritten in its
+    output (see ``_c_stringify``). Keys must be strings, as in any JSON value.
+    """
+    kind = type(value)
+    if kind is dict or kind is list:
+        try:
+            return _c_stringify(value)
+        except (RecursionError, ValueError):  # deep nesting; an int too long for int.__repr__
+            return _stringify_exact(value)
     try:
         return _stringify_recursive(value)
     except RecursionError:
         return _stringify_exact(value)
+
+
+def _unsupported(value: Any) -> Any:
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def _c_encoder() -> Any:
+    make = getattr(json.encoder, "c_make_encoder", None)
+    quote = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or quote is None:  # an interpreter without the C accelerator
+        return None
+    try:
+        # markers (no circularity check), default, string encoder, indent, separators, sort_keys,
+        # skipkeys, allow_nan (NaN and Infinity are written, then rewritten as null).
+        return make(None, _unsupported, quote, None, ":", ",", False, False, True)
+    except TypeError:  # another signature: the json module's own encoder below
+        return None
+
+
+_C_ENCODE = _c_encoder()
+_PY_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, check_circular=False, allow_nan=True, separators=(",", ":"), default=_unsupported
+)
+# The json module writes number tokens otherwise than JavaScript in these cases only: integral floats
+# ("5.0", "-0.0"), exponents ("1e+16", "1e-05", where JavaScript writes 10000000000000000 and
+# 0.00001), NaN and Infinity (null in JSON.stringify), and integers beyond 2**53 (JavaScript rounds
+# them to a double). Non-integral floats between 1e-4 and 1e16 it writes alike: the shortest
+# round-trip digits, positional. A number token follows "[", "," or ":" and ends before ",", "]", "}".
+# Cheap checks on a copy with every digit made "0" and "-" made "+" find exponents and runs of 16
+# digits; integral floats are rewritten in place; the rare rest goes to the exact encoder.
+_DIGIT_SHAPES = bytes.maketrans(b"0123456789-", b"0000000000+")
+_INTEGRAL_FLOAT = re.compile(r"\.0(?=[,\]}])")
+_DIGITS = frozenset("0123456789")
+
+
+def _c_stringify(value: dict[str, Any] | list[Any]) -> str:
+    text: str = "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _PY_ENCODER.encode(value)
+    shapes = text.encode("utf-8", "surrogatepass").translate(_DIGIT_SHAPES)
+    if (
+        b"0e+0" in shapes
+        or b"0000000000000000" in shapes
+        or (("N" in text or "I" in text) and ("NaN" in text or "Infinity" in text))
+    ):
+        return _stringify_recursive(value)
+    if ".0" in text:
+        rewritten = _rewrite_integral_floats(text)
+        if rewritten is None:
+            return _stringify_recursive(value)
+        text = rewritten
+    if not text.isascii() and _SURROGATE.search(text):
+        # A raw lone surrogate can only stand inside a string: JSON.stringify escapes it.
+        text = _SURROGATE.sub(_escape_surrogate, text)
+    return text
+
+
+def _rewrite_integral_floats(text: str) -> str | None:
+    """``text`` with every integral float token ("5.0") outside strings written as JavaScript does
+    ("5"); ``None`` when strings cannot be told apart cheaply (there is an escaped quote)."""
+    parts: list[str] = []
+    done = 0
+    quotes = 0
+    counted = 0
+    for match in _INTEGRAL_FLOAT.finditer(text):
+        end = match.end()
+        start = match.start()
+        while start > 0 and text[start - 1] in _DIGITS:
+            start -= 1
+        if start == match.start():
+            continue  # no digits before the point: not a number token
+        if text[start - 1] == "-":
+            start -= 1
+        if text[start - 1] not in "[,:":
+            continue  # not a whole token: part of a string
+        if not parts and "\\" in text and '\\"' in text:
+            # Without escaped quotes every '"' opens or closes a string, so their parity says whether
+            # a match stands in one; with them, the exact encoder is simpler than a string scanner.
+            return None
+        quotes += text.count('"', counted, start)
+        counted = start
+        if quotes % 2 == 0:  # outside any string
+            parts.append(text[done:start])
+            # Python wrote the integer's digits and ".0" (positional below 1e16, and the shortest
+            # round-trip digits, which JavaScript chooses too); JavaScript writes the digits, and -0 as 0.
+            digits = text[start : end - 2]
+            parts.append("0" if digits == "-0" else digits)
+            done = end
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _stringify_recursive(value: Any) -> str:
@@ -330,7 +455,7 @@ def _quote(text: str) -> str:
     if not quoted.isascii() and _SURROGATE.search(quoted):
         # JSON.stringify escapes lone surrogates (a pair is one character, and Python never holds one
         # split in two after decoding text).
-        quoted = _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
+        quoted = _SURROGATE.sub(_escape_surrogate, quoted)
     return quoted
 
 

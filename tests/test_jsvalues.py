@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from spec.jsvalues import (
     JsonSyntaxError,
+    _parse_exact,
+    _stringify_exact,
     js_number_to_string,
     js_parse_int,
     js_string_to_number,
@@ -119,3 +121,118 @@ def test_stringify_escapes_like_javascript() -> None:
 def test_huge_numbers_become_infinity() -> None:
     assert parse_json("1e999") == math.inf
     assert parse_json("9" * 5000) == math.inf
+
+
+# -- the fast paths against the exact ones ------------------------------------------------------------------
+# stringify uses the C encoder of the json module and rewrites what it writes otherwise than JavaScript;
+# parse_json skips the key-order hook when no key can be an array index. Both must give exactly what the
+# exact paths give (which tests/test_oracle_differential.py compares with Node).
+
+_tricky_strings = st.sampled_from(
+    [
+        "", '"', "\\", '\\"', 'a"b', "a\\", ":5.0,", ",1.0]", '"x":2.0}', "[1e+21,", ":NaN,", ",Infinity]",
+        "1234567890123456789", "\ud800", "a\udfffb", "\ud83d\ude00", "😀", "\u2028\u2029", "\x7f", "\x00\x1f",
+        "é", "0", "10", "__proto__", "2026-11-01T12:00:00.000Z", "e+5", "-0.0",
+    ]
+)  # fmt: skip
+_any_strings = st.one_of(_tricky_strings, st.text(st.characters(codec=None), max_size=8))
+_special_floats = st.sampled_from(
+    [0.0, -0.0, 1.0, -1.0, 5000.0, 1e15, 1e16, 1e21, 1e-4, 1e-5, 1e-6, 1e-7, 0.1, 1.5e-5, 2.0**53,
+     2.0**53 + 2, 9007199254740991.0, 1.7976931348623157e308, 5e-324, math.inf, -math.inf, math.nan,
+     0.30000000000000004, 123456789012345.67, -12.0]
+)  # fmt: skip
+_numbers = st.one_of(
+    _special_floats,
+    st.floats(),
+    st.integers(-(2**70), 2**70),
+    st.integers(-(10**400), 10**400),
+    st.integers(-(2**60), 2**60).map(float),
+)
+_stringify_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), _numbers, _any_strings),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(_any_strings, children, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=3_000, derandomize=True, database=None, deadline=None)
+@given(_stringify_values)
+def test_stringify_fast_path_equals_the_exact_encoder(value: Any) -> None:
+    assert stringify(value) == _stringify_exact(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 5.0, "b": [-0.0, 1e21, 1e-7, math.nan, 2**60, 10**5000]},
+        ["\\", 1.0],  # an escaped backslash ends the string: no escaped quote, yet '\\"' appears
+        ['a"', 2.0, ':3.0,'],  # an escaped quote: the parity of quotes cannot be used
+        {"x:1.0,": "y,2.0]", "n": 3.0},
+        [[[[1.0]]]],
+    ],
+)  # fmt: skip
+def test_stringify_fast_path_on_the_cases_it_rewrites(value: Any) -> None:
+    assert stringify(value) == _stringify_exact(value)
+
+
+def test_stringify_rejects_what_is_not_json() -> None:
+    for value in ({"a": {1, 2}}, [object()], {"a": b"x"}):
+        with pytest.raises(TypeError):
+            stringify(value)
+
+
+def _json_text(value: Any, draw_style: int) -> str:
+    separators = ((",", ":"), (", ", ": "), (" ,\n", " :\t"))[draw_style % 3]
+    return json.dumps(value, ensure_ascii=draw_style % 2 == 0, separators=separators, allow_nan=False)
+
+
+_keys = st.one_of(
+    _any_strings,
+    st.sampled_from(["0", "1", "10", "01", "4294967294", "4294967295", "-1", "1.5", " 1", "__proto__"]),
+    st.integers(0, 2**33).map(str),
+)
+_parse_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False, allow_infinity=False), _any_strings),
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(_keys, children, max_size=4)),
+    max_leaves=25,
+)
+
+
+def _tokens(value: Any) -> Any:
+    # Order-, type- and sign-sensitive comparison of parsed values.
+    if isinstance(value, dict):
+        return ("object", [(key, _tokens(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("array", [_tokens(item) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+@settings(max_examples=3_000, derandomize=True, database=None, deadline=None)
+@given(_parse_values, st.integers(0, 5), st.booleans())
+def test_parse_fast_path_equals_the_exact_decoder(value: Any, style: int, escape_keys: bool) -> None:
+    text = _json_text(value, style)
+    if escape_keys:
+        # Keys whose first character is a digit written as an escape ("\u0031") must be seen too.
+        text = text.replace('"1', '"\\u0031').replace('"0', '"\\u0030')
+    assert _tokens(parse_json(text)) == _tokens(_parse_exact(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"b":1,"\\u0031":2}', '{"b":1, \n"2":2}', '{"a":1,"a":2,"0":3}', '{"__proto__":{"1":1,"a":2}}',
+        '[{"x":"{\\"1\\":2}"}]', '{"a":[{"b":{"3":0,"c":1}}]}', '{"4294967295":1,"4294967294":2}',
+    ],
+)  # fmt: skip
+def test_parse_orders_index_keys_wherever_they_are(text: str) -> None:
+    assert _tokens(parse_json(text)) == _tokens(_parse_exact(text))
+
+
+def test_parse_fast_path_still_orders_index_keys_first() -> None:
+    assert list(parse_json('{"b":1,"\\u0031":2}')) == ["1", "b"]  # type: ignore[arg-type]
+    assert list(parse_json('{"b":1, \n"2":2,"a":{"c":1,"3":2}}')) == ["2", "b", "a"]  # type: ignore[arg-type]
+    assert list(parse_json('{"a":1,"a":2,"0":3}')) == ["0", "a"]  # type: ignore[arg-type]
