@@ -277,6 +277,13 @@ def no_cache_headers(request: Request, state: StateView, profile: Profile, env: 
     return _with_headers(outcome, headers)
 
 
+def router_headers_on_middleware_answers(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """The 401 and 403 of 8.3's middlewares carry the router's ``cache-control``/``pragma``."""
+    return predict(request, state, dataclasses.replace(profile, middleware_steps=frozenset()), env)
+
+
 def malformed_json_is_500(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
     """A body that is not JSON crashes the handler (500) instead of being read as ``{}``."""
     outcome = predict(request, state, profile, env)
@@ -315,6 +322,7 @@ MUTANTS: dict[str, Predictor] = {
         "wrong_content_type": wrong_content_type,
         "no_cache_headers": no_cache_headers,
         "malformed_json_is_500": malformed_json_is_500,
+        "router_headers_on_middleware_answers": router_headers_on_middleware_answers,
     }.items()
 }
 """Every broken variant, by the name ``tests.mutant_server --mutant`` takes."""
