@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 
 from hypothesis import strategies as st
 
+from contract_tests.client import reproducer
 from contract_tests.report import Deviation
 from contract_tests.runner import Exchange, Runner
 from contract_tests.schemathesis_bridge import (
@@ -38,14 +39,15 @@ from fuzz.requests import (
     post_requests,
     trigger_ids,
 )
+from spec.contract import example_post_body
 from spec.model import Request
 from spec.routes import TRIGGERS_PATH, trigger_path
 
 __all__ = ["run_all"]
 
-FALSE_VALUES = (False, "false", 0, None)
-"""``enabled`` values that the server stores as ``false`` (the coercions are the contract's; these are
-only the ones a safe run sends)."""
+FALSE_VALUES = (False, 0, None)
+"""``enabled`` values that the server stores as ``false`` and that no server reads as true, coercing or
+not (so never ``"false"``: a server storing it as sent would hold a truthy string)."""
 
 
 def safe_bodies(runner: Runner, **overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -85,7 +87,12 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
     jobs: list[Callable[[], None]] = []
 
     def job(family: str, strategy: st.SearchStrategy[Any], examples: int) -> None:
-        jobs.append(lambda: runner.run_family(family, strategy, _sends(runner, family), examples))
+        runner.results.plan(family)
+        jobs.append(
+            runner.guarded(
+                family, lambda: runner.run_family(family, strategy, _sends(runner, family), examples)
+            )
+        )
 
     for kind in bodies.INVALID_BODY_KINDS:
         invalid = bodies.invalid_bodies(kind, base=safe_bodies(runner)).map(tag)
@@ -113,7 +120,7 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
 
 def check_nothing_stored(runner: Runner, after: str) -> None:
     """After requests that must not write, the listing must show exactly the known triggers."""
-    problems = runner.observe(after, set(), complete=True)
+    problems, listing, status = runner.observe(after, set(), complete=True)
     if problems:
         runner.results.add(
             Deviation(
@@ -121,6 +128,8 @@ def check_nothing_stored(runner: Runner, after: str) -> None:
                 severity="failure",
                 title=f"what the server stores changed during {after}",
                 problems=tuple(problems),
+                curl=reproducer(runner.options.base_url, [listing], runner.secrets),
+                observed_status=status,
             )
         )
 
@@ -134,12 +143,14 @@ def permission_probes(runner: Runner) -> None:
     At most three per route and method, so a user without ``api-bypass-rate-limit`` stays below the
     limiter's 10 calls a minute.
     """
+    family = "permission and check order"
     if runner.limited is None:
+        runner.results.plan(family, "no --limited-user-id/--limited-auth-token")
         runner.results.notice(
             "permission and check order not checked: no --limited-user-id/--limited-auth-token"
         )
         return
-    family = "permission and check order"
+    runner.results.plan(family)
     headers = auth_headers(runner.limited)
     valid = runner.model.tag(_flow_body("permission probe", enabled=False))
     probes = [
@@ -162,14 +173,9 @@ def permission_probes(runner: Runner) -> None:
 
 
 def _flow_body(name: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": name,
-        "description": "conformance run",
-        "enabled": False,
-        "runOnce": False,
-        "conditions": [{"name": "page-url", "value": "https://example.invalid/*"}],
-        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "hello"}}],
-    }
+    """The contract's example body, disabled, with ``name`` and ``fields`` replaced."""
+    body = example_post_body()
+    body.update(name=name, enabled=False)
     body.update(fields)
     return body
 
@@ -200,7 +206,7 @@ def state_flow(runner: Runner) -> None:
     creations = [
         _flow_body(
             "flow A",
-            enabled="false",
+            enabled=0,
             runOnce=1,
             conditions=[{"name": "time-on-site", "value": 5}],
             actions=[
@@ -420,13 +426,29 @@ def schemathesis_families(runner: Runner) -> None:
             runner.run_family(family, strategy, act, n)
 
 
+SERIAL_FAMILIES = (
+    "state flow",
+    "POST valid bodies",
+    "POST odd encodings",
+    "state walk",
+    "paging and count clamp",
+)
+
+
 def run_all(runner: Runner) -> None:
+    results = runner.results
+    for family in SERIAL_FAMILIES:
+        results.plan(family)
+    if runner.options.schemathesis:
+        results.plan("schemathesis")
+    else:
+        results.plan("schemathesis", "--no-schemathesis")
     runner.parallel(stateless_jobs(runner))
     check_nothing_stored(runner, "stateless checks")
-    permission_probes(runner)
-    state_flow(runner)
-    stateful_families(runner)
-    paging(runner)
+    runner.guarded("permission and check order", lambda: permission_probes(runner))()
+    runner.guarded("state flow", lambda: state_flow(runner))()
+    runner.guarded("stateful families", lambda: stateful_families(runner))()
+    runner.guarded("paging and count clamp", lambda: paging(runner))()
     if runner.options.schemathesis:
-        schemathesis_families(runner)
+        runner.guarded("schemathesis", lambda: schemathesis_families(runner))()
     check_nothing_stored(runner, "the final listing")
