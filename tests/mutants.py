@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from spec.contract import senders
 from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.jsvalues import parse_json, stringify
 from spec.model import (
@@ -322,6 +323,24 @@ def list_query_not_coerced(request: Request, state: StateView, profile: Profile,
     return outcome
 
 
+def sender_enum_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """An action's ``params.sender`` outside its enum is accepted (and stored as a known sender)."""
+    sent = _json_request_body(request)
+    if not isinstance(sent, dict) or not isinstance(sent.get("actions"), list):
+        return predict(request, state, profile, env)
+    allowed = senders()
+    actions = [
+        {**action, "params": {**action["params"], "sender": allowed[-1]}}
+        if isinstance(action, dict)
+        and isinstance(action.get("params"), dict)
+        and isinstance(action["params"].get("sender"), str)
+        and action["params"]["sender"] not in allowed
+        else action
+        for action in sent["actions"]
+    ]
+    return predict(_with_request_body(request, {**sent, "actions": actions}), state, profile, env)
+
+
 LEAK_ABOVE = 100
 """``delete_leaks_when_many_stored`` keeps triggers once more than this many are stored."""
 
@@ -382,6 +401,7 @@ MUTANTS: dict[str, Predictor] = {
         "no_permission_check": no_permission_check,
         "list_query_not_coerced": list_query_not_coerced,
         "delete_leaks_when_many_stored": delete_leaks_when_many_stored,
+        "sender_enum_ignored": sender_enum_ignored,
     }.items()
 }
 """Every broken variant, by the name ``tests.mutant_server --mutant`` takes."""
