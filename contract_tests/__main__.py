@@ -1,27 +1,27 @@
 """``python -m contract_tests`` / ``rc-triggers-conformance``: check a server against the contract.
 
-Exit status: 0 conformant, 1 deviations found, 2 usage or connection error (including Ctrl-C).
+Exit status: 0 conformant; 1 deviations (also those found before the checks proper, and a stop by
+``--max-time`` after deviations were found); 2 usage, connection, credentials, or a target that is not
+this API; 130 interrupted. The JUnit XML and the Markdown report are written on every exit, with what
+was checked so far.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from contract_tests.options import add_to_argparse, options_from_values
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
-from contract_tests.runner import Options, Runner, UsageError
+from contract_tests.runner import Options, Runner, UsageError, cleanup_command, cleanup_prefix
 from spec import __version__
-from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
-from spec.permissions import MANAGE_TRIGGERS
-from spec.profiles import PROFILES
 
-EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE = 0, 1, 2
+EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "rc-triggers-conformance"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,123 +32,69 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="rc-triggers-conformance",
+        prog=PROG,
         description="Check a Rocket.Chat server (or anything that claims to be one) against the Livechat "
         "Triggers contract: exact answers, state flows, authentication, permission and check order, "
-        "Schemathesis. Every trigger the run creates is disabled, named with a unique prefix, and deleted "
-        "at the end.",
+        "Schemathesis. Every trigger the run creates is disabled, named with a unique prefix (printed "
+        "first), and deleted at the end.",
         epilog="Credentials may also come from RC_USER_ID, RC_AUTH_TOKEN, RC_LIMITED_USER_ID and "
-        "RC_LIMITED_AUTH_TOKEN. Exit status: 0 conformant, 1 deviations, 2 usage or connection error.",
+        "RC_LIMITED_AUTH_TOKEN. Exit status: 0 conformant, 1 deviations, 2 usage, connection, credentials "
+        "or not this API, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    env = os.environ.get
-    parser.add_argument("--base-url", required=True, help="server root, e.g. http://localhost:3000")
+    add_to_argparse(parser)
     parser.add_argument(
-        "--user-id", default=env("RC_USER_ID"), help=f"{USER_ID_HEADER} of a user with {MANAGE_TRIGGERS}"
-    )
-    parser.add_argument("--auth-token", default=env("RC_AUTH_TOKEN"), help=f"that user's {AUTH_TOKEN_HEADER}")
-    parser.add_argument(
-        "--limited-user-id",
-        default=env("RC_LIMITED_USER_ID"),
-        help=f"a user WITHOUT {MANAGE_TRIGGERS} (enables permission and check-order checks)",
-    )
-    parser.add_argument(
-        "--limited-auth-token", default=env("RC_LIMITED_AUTH_TOKEN"), help="that user's token"
-    )
-    parser.add_argument(
-        "--profile",
-        default="auto",
-        choices=["auto", *PROFILES],
-        help="version profile to check against; auto detects it (default: %(default)s)",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="Hypothesis seed (default: random, printed)")
-    parser.add_argument(
-        "--max-examples",
-        type=int,
-        default=100,
-        help="generated requests per check family (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="threads for the families that do not change state (default: %(default)s)",
-    )
-    parser.add_argument("--junit-xml", type=Path, help="write JUnit XML here")
-    parser.add_argument("--report", type=Path, help="write a Markdown report here")
-    parser.add_argument(
-        "--allow-enabled",
-        action="store_true",
-        help="let created triggers be enabled (they could fire for real visitors meanwhile)",
-    )
-    parser.add_argument("--no-schemathesis", action="store_true", help="skip the Schemathesis families")
-    parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds per request (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--rate-limit-budget",
-        type=float,
-        default=180.0,
-        help="most seconds spent waiting out 429s before giving up (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--insecure",
-        action="store_true",
-        help="do not verify the TLS certificate (a staging server's own CA)",
+        "--cleanup",
+        metavar="PREFIX",
+        help="do not check: delete every trigger an earlier run named with PREFIX, then verify",
     )
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     return parser
 
 
-def options_from_arguments(arguments: argparse.Namespace) -> Options:
-    if not arguments.user_id or not arguments.auth_token:
-        raise UsageError("--user-id and --auth-token are required (or RC_USER_ID and RC_AUTH_TOKEN)")
-    if bool(arguments.limited_user_id) != bool(arguments.limited_auth_token):
-        raise UsageError("--limited-user-id and --limited-auth-token go together")
-    if not arguments.base_url.startswith(("http://", "https://")):
-        raise UsageError(f"--base-url {arguments.base_url!r}: expected http://HOST[:PORT][/PATH]")
-    if arguments.max_examples < 1 or arguments.workers < 1:
-        raise UsageError("--max-examples and --workers must be at least 1")
-    seed = arguments.seed if arguments.seed is not None else int.from_bytes(os.urandom(4), "big")
-    return Options(
-        base_url=arguments.base_url.rstrip("/"),
-        user_id=arguments.user_id,
-        auth_token=arguments.auth_token,
-        limited_user_id=arguments.limited_user_id,
-        limited_auth_token=arguments.limited_auth_token,
-        profile=arguments.profile,
-        seed=seed,
-        max_examples=arguments.max_examples,
-        workers=arguments.workers,
-        junit_xml=arguments.junit_xml,
-        report=arguments.report,
-        allow_enabled=arguments.allow_enabled,
-        schemathesis=not arguments.no_schemathesis,
-        timeout_seconds=arguments.timeout,
-        verify_tls=not arguments.insecure,
-        rate_limit_budget_seconds=arguments.rate_limit_budget,
-    )
-
-
 def print_results(results: Results) -> None:
     print()
     print(summary_table(results))
-    for deviation in results.failures:
+    for kind in results.failures:
         print()
-        print("FAIL " + deviation.text())
-    for deviation in results.warnings:
+        print("FAIL " + kind.text())
+    for kind in results.warnings:
         print()
-        print("WARN " + deviation.text())
+        print("WARN " + kind.text())
+    skipped = results.skipped()
+    if skipped:
+        print()
+        for name, reason in skipped.items():
+            print(f"not run: {name}: {reason}")
     if results.notices:
         print()
         for notice in results.notices:
             print(f"note: {notice}")
     print()
-    verdict = "CONFORMANT" if not results.failures else f"NOT CONFORMANT: {len(results.failures)} deviations"
+    if results.failures:
+        count = sum(kind.count for kind in results.failures)
+        verdict = f"NOT CONFORMANT: {len(results.failures)} kind(s) of deviation, {count} in all"
+    elif results.stopped:
+        verdict = "INCOMPLETE"
+    else:
+        verdict = "CONFORMANT"
+    stopped = f"; stopped early: {results.stopped}" if results.stopped else ""
     print(
         f"{verdict} (profile {results.profile}, seed {results.seed}): "
-        f"{results.checked} requests checked in {results.elapsed:.1f} s"
+        f"{results.checked} requests checked in {results.elapsed:.1f} s{stopped}"
     )
+
+
+def exit_status(results: Results, stop_kind: str) -> int:
+    if stop_kind == "interrupted":
+        return EXIT_INTERRUPTED
+    if stop_kind in ("usage", "connection"):
+        return EXIT_USAGE
+    if results.failures:
+        return EXIT_DEVIATIONS
+    if stop_kind == "time":
+        return EXIT_USAGE  # nothing wrong was found, but not everything was checked
+    return EXIT_CONFORMANT
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -156,42 +102,60 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
-    try:
-        options = options_from_arguments(arguments)
-    except UsageError as error:
-        print(f"rc-triggers-conformance: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    signal.signal(signal.SIGTERM, _terminate)
-    runner = Runner(options, log=lambda line: print(line, file=sys.stderr))
-    print(
-        f"checking {options.base_url} (seed {options.seed}, {options.max_examples} examples per family)",
-        file=sys.stderr,
-    )
-    try:
-        if arguments.quiet:
-            results = runner.run()
-        else:
-            with ProgressPrinter(runner.results):
-                results = runner.run()
-    except UsageError as error:
-        print(f"rc-triggers-conformance: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        # The runner cleaned up before the interrupt got here; say what the cleanup did.
-        for notice in runner.results.notices:
-            if notice.startswith("cleanup"):
-                print(f"note: {notice}", file=sys.stderr)
-        print("rc-triggers-conformance: interrupted", file=sys.stderr)
-        return EXIT_USAGE
-    print_results(results)
+def write_reports(results: Results, options: Options) -> None:
     if options.junit_xml is not None:
         write_junit(results, options.junit_xml)
     if options.report is not None:
         options.report.parent.mkdir(parents=True, exist_ok=True)
         options.report.write_text(markdown_report(results, options.base_url), encoding="utf-8")
-    return EXIT_DEVIATIONS if results.failures else EXIT_CONFORMANT
+
+
+def _cleanup_only(options: Options, prefix: str) -> int:
+    try:
+        outcome = cleanup_prefix(options, prefix)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{len(outcome.gone)} triggers named {prefix.strip()!r} deleted and verified gone")
+    if outcome.problem:
+        print(f"note: {outcome.problem}")
+    if outcome.remaining:
+        print(f"{len(outcome.remaining)} remain: {', '.join(sorted(outcome.remaining))}")
+        print(f"try again: {cleanup_command(options.base_url, prefix)}")
+        return EXIT_DEVIATIONS if outcome.verified else EXIT_USAGE
+    return EXIT_CONFORMANT if outcome.verified else EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        options = options_from_values(vars(arguments))
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    signal.signal(signal.SIGTERM, _terminate)
+    if arguments.cleanup is not None:
+        return _cleanup_only(options, arguments.cleanup)
+    runner = Runner(options, log=lambda line: print(line, file=sys.stderr))
+    print(
+        f"checking {options.base_url} (seed {options.seed}, {options.max_examples} examples per family)",
+        file=sys.stderr,
+    )
+    if arguments.quiet:
+        results = runner.run()
+    else:
+        with ProgressPrinter(runner.results):
+            results = runner.run()
+    # The account of the run must come out whole: no more interrupts from here on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    write_reports(results, options)
+    if runner.stop_kind in ("usage", "connection"):
+        print(f"{PROG}: error: {results.stopped}", file=sys.stderr)
+    print_results(results)
+    if runner.stop_kind == "interrupted":
+        print(f"{PROG}: interrupted", file=sys.stderr)
+    return exit_status(results, runner.stop_kind)
 
 
 if __name__ == "__main__":

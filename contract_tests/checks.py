@@ -13,11 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from spec.headers import (
+    CONTRACTUAL_HEADERS,
+    RATE_LIMIT_HEADERS,
+    RATE_LIMIT_RESET,
+    RATE_LIMIT_RESET_TOLERANCE_MS,
+)
 from spec.model import Answer, Headers, header_value
 
 __all__ = [
+    "ABSENCE_CHECKED_HEADERS",
     "EXACT_CHECKS",
-    "RELEVANT_HEADERS",
     "Observed",
     "body_diff",
     "check_body",
@@ -28,8 +34,9 @@ __all__ = [
     "inferred_explains",
 ]
 
-RELEVANT_HEADERS = ("content-type", "cache-control", "pragma")
-"""Headers whose values are part of the contract; the rest (date, etag, server...) vary freely."""
+ABSENCE_CHECKED_HEADERS = tuple(sorted(CONTRACTUAL_HEADERS - RATE_LIMIT_HEADERS))
+"""Contractual headers that must also be absent when the prediction leaves them out (a middleware's
+401 has no ``cache-control``); the rate-limit headers are compared only where predicted."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +70,30 @@ def check_body(expected: Answer, observed: Observed) -> list[str]:
 
 
 def check_headers(expected: Answer, observed: Observed) -> list[str]:
-    """Each relevant header the prediction names must have exactly the predicted value."""
+    """Every contractual header the prediction names has exactly the predicted value (the reset time
+    within a stated tolerance); those it leaves out are absent, except the rate-limit headers."""
     problems = []
-    for name in RELEVANT_HEADERS:
+    for name in sorted(CONTRACTUAL_HEADERS):
         wanted = expected.header(name)
-        if wanted is None:
-            continue
         got = observed.header(name)
-        if got != wanted:
+        if wanted is None and (got is None or name not in ABSENCE_CHECKED_HEADERS):
+            continue
+        if wanted is not None and got is not None and name == RATE_LIMIT_RESET:
+            if _within_reset_tolerance(wanted, got):
+                continue
+            problems.append(
+                f"header {name}: expected {wanted!r} (± {RATE_LIMIT_RESET_TOLERANCE_MS} ms), got {got!r}"
+            )
+        elif got != wanted:
             problems.append(f"header {name}: expected {wanted!r}, got {got!r}")
     return problems
+
+
+def _within_reset_tolerance(wanted: str, got: str) -> bool:
+    # Both are epoch milliseconds of the server's clock; ours only approximates it.
+    if not (wanted.isdigit() and got.isdigit()):
+        return wanted == got
+    return abs(int(wanted) - int(got)) <= RATE_LIMIT_RESET_TOLERANCE_MS
 
 
 def check_delay(expected: Answer, observed: Observed) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -19,11 +19,46 @@ from spec.headers import RATE_LIMIT_RESET
 from spec.model import Request
 from spec.permissions import BYPASS_RATE_LIMIT
 
-__all__ = ["ConnectionFailed", "RateLimitExhausted", "RateLimitWait", "Transport", "curl_command"]
+__all__ = [
+    "TRANSPORT_ERROR_LIMIT",
+    "ConnectionFailed",
+    "OutOfTime",
+    "RateLimitExhausted",
+    "RateLimitWait",
+    "Stopped",
+    "Transport",
+    "TransportGaveUp",
+    "curl_command",
+    "reproducer",
+]
+
+TRANSPORT_ERROR_LIMIT = 3
+"""Consecutive transport errors (refused, reset, timeout) after which the run stops: a server that is
+gone stays gone, and each further try costs up to ``--timeout``."""
 
 
 class ConnectionFailed(Exception):
-    """The server could not be reached (refused, DNS, TLS, timeout)."""
+    """One request could not be sent or answered (refused, DNS, TLS, reset, timeout)."""
+
+
+class Stopped(BaseException):
+    """The run must stop now (not an ``Exception``, so that Hypothesis does not replay or shrink)."""
+
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        """``connection``, ``time`` or ``interrupted``."""
+
+
+class TransportGaveUp(Stopped):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "connection")
+
+
+class OutOfTime(Stopped):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "time")
 
 
 class RateLimitExhausted(Exception):
@@ -50,6 +85,11 @@ class Transport:
     sleep: Callable[[float], None] = time.sleep
     waited_seconds: float = 0.0
     sent: int = 0
+    deadline: float | None = None
+    """``time.monotonic()`` value after which no request is sent (``--max-time``)."""
+    deadline_reason: str = "--max-time reached"
+    consecutive_errors: int = 0
+    error_limit: int = TRANSPORT_ERROR_LIMIT
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -74,14 +114,34 @@ class Transport:
 
     def _send_once(self, request: Request) -> Observed:
         started = time.monotonic()
+        timeout = self.timeout_seconds
+        if self.deadline is not None:
+            left = self.deadline - started
+            if left <= 0:
+                raise OutOfTime(self.deadline_reason)
+            timeout = min(timeout, left)
         try:
             response = self._client.request(
-                request.method, self.url(request), headers=list(request.headers), content=request.body
+                request.method,
+                self.url(request),
+                headers=list(request.headers),
+                content=request.body,
+                timeout=timeout,
             )
         except httpx.HTTPError as error:
-            raise ConnectionFailed(f"{request.method} {self.url(request)}: {error}") from error
+            message = f"{request.method} {self.url(request)}: {type(error).__name__} {error}".strip()
+            with self._lock:
+                self.consecutive_errors += 1
+                errors = self.consecutive_errors
+            if errors >= self.error_limit:
+                raise TransportGaveUp(
+                    f"stopped after {errors} transport errors in a row (last: {message}); "
+                    f"the server is unreachable or hangs (--timeout {self.timeout_seconds:g} s)"
+                ) from error
+            raise ConnectionFailed(message) from error
         with self._lock:
             self.sent += 1
+            self.consecutive_errors = 0
         return Observed(
             status=response.status_code,
             body=response.content,
@@ -115,32 +175,53 @@ def _retry_after(observed: Observed) -> float:
 
 
 def curl_command(base_url: str, request: Request, secrets: Mapping[str, str] | None = None) -> str:
-    """A copy-paste curl command that sends exactly ``request``.
+    """A POSIX ``sh`` command that sends exactly ``request`` with curl (one line, or two with a body).
 
     ``secrets`` maps header values (real tokens and ids) to shell variable names, so that reports
-    can be published without credentials; the reader exports the variables before pasting.
+    can be published without credentials; the reader exports the variables before running it. The
+    body goes through ``printf`` into curl's standard input: readable JSON, with octal escapes (which
+    every POSIX ``printf`` knows, unlike ``\\x``) only for bytes that are not printable text.
     """
     secrets = secrets or {}
-    parts = ["curl", "-sS", "-i", "-X", request.method]
+    parts = ["curl", "-g", "-sS", "-i", "-X", request.method]
     for name, value in request.headers:
         variable = secrets.get(value)
         header = f"{name}: ${{{variable}}}" if variable else f"{name}: {value}"
         parts += ["-H", f'"{_double_quoted(header)}"' if variable else shlex.quote(header)]
-    if request.body or request.method == "POST":
-        try:
-            text = request.body.decode("utf-8")
-            printable = text.isprintable() or all(ch.isprintable() or ch in "\n\t" for ch in text)
-        except UnicodeDecodeError:
-            printable = False
-        if printable:
-            parts += ["--data-binary", shlex.quote(text)]
-        else:
-            # Bytes a shell string cannot carry (invalid UTF-8, control characters) go through printf.
-            escaped = "".join(f"\\x{byte:02x}" for byte in request.body)
-            parts = ["printf", shlex.quote(escaped), "|", *parts, "--data-binary", "@-"]
     url = base_url.rstrip("/") + request.path + (f"?{request.query}" if request.query else "")
+    if request.body or request.method == "POST":
+        parts += ["--data-binary", "@-", shlex.quote(url)]
+        return f"printf '{_printf_format(request.body)}' | " + " ".join(parts)
     parts.append(shlex.quote(url))
     return " ".join(parts)
+
+
+def reproducer(base_url: str, requests: Sequence[Request], secrets: Mapping[str, str] | None = None) -> str:
+    """A POSIX ``sh`` script sending ``requests`` in order (a write, then the GET that shows it)."""
+    lines = [curl_command(base_url, request, secrets) for request in requests]
+    if len(lines) == 1:
+        return lines[0]
+    # A blank line between the answers, so that each one's status line is easy to find.
+    return "\necho\n".join(lines)
+
+
+def _printf_format(body: bytes) -> str:
+    """``body`` as the inside of a single-quoted ``printf`` format that writes exactly these bytes."""
+    # Invalid UTF-8 decodes to lone surrogates, which are not printable and encode back to the byte.
+    text = body.decode("utf-8", "surrogateescape")
+    out: list[str] = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == "%":
+            out.append("%%")
+        elif char == "'":
+            out.append("'\\''")
+        elif char.isprintable() or char == "\n":
+            out.append(char)
+        else:
+            out.extend(f"\\{byte:03o}" for byte in char.encode("utf-8", "surrogateescape"))
+    return "".join(out)
 
 
 def _double_quoted(text: str) -> str:

@@ -15,6 +15,8 @@ from urllib.parse import quote, unquote
 
 from hypothesis import strategies as st
 
+from contract_tests import coverage
+from contract_tests.client import ConnectionFailed, reproducer
 from contract_tests.report import Deviation
 from contract_tests.runner import Exchange, Runner
 from contract_tests.schemathesis_bridge import (
@@ -38,14 +40,15 @@ from fuzz.requests import (
     post_requests,
     trigger_ids,
 )
-from spec.model import Request
+from spec.contract import example_post_body, validate_post_body
+from spec.model import Headers, Request
 from spec.routes import TRIGGERS_PATH, trigger_path
 
 __all__ = ["run_all"]
 
-FALSE_VALUES = (False, "false", 0, None)
-"""``enabled`` values that the server stores as ``false`` (the coercions are the contract's; these are
-only the ones a safe run sends)."""
+FALSE_VALUES = (False, 0, None)
+"""``enabled`` values that the server stores as ``false`` and that no server reads as true, coercing or
+not (so never ``"false"``: a server storing it as sent would hold a truthy string)."""
 
 
 def safe_bodies(runner: Runner, **overrides: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -85,7 +88,12 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
     jobs: list[Callable[[], None]] = []
 
     def job(family: str, strategy: st.SearchStrategy[Any], examples: int) -> None:
-        jobs.append(lambda: runner.run_family(family, strategy, _sends(runner, family), examples))
+        runner.results.plan(family)
+        jobs.append(
+            runner.guarded(
+                family, lambda: runner.run_family(family, strategy, _sends(runner, family), examples)
+            )
+        )
 
     for kind in bodies.INVALID_BODY_KINDS:
         invalid = bodies.invalid_bodies(kind, base=safe_bodies(runner)).map(tag)
@@ -113,7 +121,7 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
 
 def check_nothing_stored(runner: Runner, after: str) -> None:
     """After requests that must not write, the listing must show exactly the known triggers."""
-    problems = runner.observe(after, set(), complete=True)
+    problems, listing, status = runner.observe(after, set(), complete=True)
     if problems:
         runner.results.add(
             Deviation(
@@ -121,6 +129,8 @@ def check_nothing_stored(runner: Runner, after: str) -> None:
                 severity="failure",
                 title=f"what the server stores changed during {after}",
                 problems=tuple(problems),
+                curl=reproducer(runner.options.base_url, [listing], runner.secrets),
+                observed_status=status,
             )
         )
 
@@ -134,12 +144,14 @@ def permission_probes(runner: Runner) -> None:
     At most three per route and method, so a user without ``api-bypass-rate-limit`` stays below the
     limiter's 10 calls a minute.
     """
+    family = "permission and check order"
     if runner.limited is None:
+        runner.results.plan(family, "no --limited-user-id/--limited-auth-token")
         runner.results.notice(
             "permission and check order not checked: no --limited-user-id/--limited-auth-token"
         )
         return
-    family = "permission and check order"
+    runner.results.plan(family)
     headers = auth_headers(runner.limited)
     valid = runner.model.tag(_flow_body("permission probe", enabled=False))
     probes = [
@@ -162,14 +174,9 @@ def permission_probes(runner: Runner) -> None:
 
 
 def _flow_body(name: str, **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": name,
-        "description": "conformance run",
-        "enabled": False,
-        "runOnce": False,
-        "conditions": [{"name": "page-url", "value": "https://example.invalid/*"}],
-        "actions": [{"name": "send-message", "params": {"sender": "queue", "msg": "hello"}}],
-    }
+    """The contract's example body, disabled, with ``name`` and ``fields`` replaced."""
+    body = example_post_body()
+    body.update(name=name, enabled=False)
     body.update(fields)
     return body
 
@@ -200,7 +207,7 @@ def state_flow(runner: Runner) -> None:
     creations = [
         _flow_body(
             "flow A",
-            enabled="false",
+            enabled=0,
             runOnce=1,
             conditions=[{"name": "time-on-site", "value": 5}],
             actions=[
@@ -420,13 +427,138 @@ def schemathesis_families(runner: Runner) -> None:
             runner.run_family(family, strategy, act, n)
 
 
+SERIAL_FAMILIES = (
+    "state flow",
+    "POST valid bodies",
+    "POST odd encodings",
+    "state walk",
+    "paging and count clamp",
+)
+
+
+# --- deterministic coverage (the same cases whatever the seed) ------------------------------------------
+
+
+def run_cases(runner: Runner, family: str, cases: list[tuple[str, Request]], *, stateful: bool) -> None:
+    runner.results.family(family)
+    for title, request in cases:
+        try:
+            exchange = runner.exchange(family, request, stateful=stateful)
+        except ConnectionFailed as error:
+            runner.results.notice(f"{family}: transport error, request not checked: {error}")
+            continue
+        if exchange.failed or exchange.warned:
+            runner.record(family, exchange, title=title)
+
+
+def body_schema_coverage(runner: Runner) -> None:
+    headers = auth_headers(runner.admin)
+    cases = [
+        (case.label, _json_post(headers, runner.model.tag(case.value)))
+        for case in coverage.post_body_cases()
+        if runner.model.is_markable(case.value)
+    ]
+    run_cases(runner, "coverage: POST body schema", cases, stateful=True)
+
+
+def query_and_credential_coverage_jobs(runner: Runner) -> list[Callable[[], None]]:
+    headers = auth_headers(runner.admin)
+    queries = [
+        (f"list query {label}", Request("GET", TRIGGERS_PATH, query, headers))
+        for label, query in coverage.list_query_cases()
+    ]
+    missing = runner.model.missing_id()
+    routes: list[tuple[str, Callable[[Headers], Request]]] = [
+        ("list", lambda h: Request("GET", TRIGGERS_PATH, "", h)),
+        ("create", lambda h: _json_post(h, runner.model.tag(example_post_body()))),
+        ("get by id", lambda h: Request("GET", trigger_path(missing), "", h)),
+        ("delete", lambda h: Request("DELETE", trigger_path(missing), "", h)),
+    ]
+    if runner.profile.auth_failure_delay:
+        routes = routes[:1]  # every refusal waits 0.5-1 s on these releases: one route is enough
+    credentials_cases = [
+        (f"{route}: {label}", make(variant))
+        for label, variant in coverage.credential_variants(runner.admin)
+        for route, make in routes
+    ]
+    query_family, credential_family = "coverage: list query schema", "coverage: credentials"
+    runner.results.plan(query_family)
+    runner.results.plan(credential_family)
+    return [
+        runner.guarded(query_family, lambda: run_cases(runner, query_family, queries, stateful=False)),
+        runner.guarded(
+            credential_family, lambda: run_cases(runner, credential_family, credentials_cases, stateful=False)
+        ),
+    ]
+
+
+def _invalid_root_bodies() -> list[coverage.Case]:
+    """One body of each kind of mistake at the top level: a wrong type, a required key left out, an
+    unknown key (each fails validation whatever the coercion)."""
+    chosen: dict[str, coverage.Case] = {}
+    for case in coverage.post_body_cases():
+        if not case.label.startswith("$: ") or validate_post_body(case.value).valid:
+            continue
+        kind = "type" if " for " in case.label else "required" if "required" in case.label else case.label
+        chosen.setdefault(kind, case)
+    return list(chosen.values())
+
+
+def check_order_coverage(runner: Runner) -> None:
+    """For each pair of checks two profiles order differently, requests that fail both checks."""
+    family = "coverage: check order"
+    limited = runner.limited
+    cases: list[tuple[str, Request]] = []
+    for first, second, profiles in coverage.order_pairs():
+        steps = {first, second}
+        if "rate-limit" in steps:
+            runner.results.notice(
+                f"{family}: {first} vs {second} (differs between {profiles}) is not probed: it needs the "
+                "rate limiter to refuse, which rests on inferred behaviour"
+            )
+            continue
+        if steps == {"authentication", "permission"}:
+            continue  # a refused login never reaches the permission check
+        if "permission" in steps and limited is None:
+            runner.results.notice(
+                f"{family}: {first} vs {second} (differs between {profiles}) is not probed: no "
+                "--limited-user-id/--limited-auth-token"
+            )
+            continue
+        headers: Headers = auth_headers(limited) if "permission" in steps and limited else ()
+        if "validation" in steps:
+            for case in _invalid_root_bodies():
+                cases.append((f"{first} vs {second}: body {case.label}", _json_post(headers, case.value)))
+            for label, query in coverage.list_query_cases():
+                if "a word" in label:
+                    cases.append(
+                        (
+                            f"{first} vs {second}: list query {label}",
+                            Request("GET", TRIGGERS_PATH, query, headers),
+                        )
+                    )
+    runner.results.plan(family, "" if cases else "no pair of checks can be probed with these credentials")
+    if cases:
+        run_cases(runner, family, cases, stateful=True)
+
+
 def run_all(runner: Runner) -> None:
-    runner.parallel(stateless_jobs(runner))
-    check_nothing_stored(runner, "stateless checks")
-    permission_probes(runner)
-    state_flow(runner)
-    stateful_families(runner)
-    paging(runner)
+    results = runner.results
+    for family in SERIAL_FAMILIES:
+        results.plan(family)
     if runner.options.schemathesis:
-        schemathesis_families(runner)
+        results.plan("schemathesis")
+    else:
+        results.plan("schemathesis", "--no-schemathesis")
+    runner.parallel(stateless_jobs(runner) + query_and_credential_coverage_jobs(runner))
+    check_nothing_stored(runner, "stateless checks")
+    runner.guarded("permission and check order", lambda: permission_probes(runner))()
+    runner.guarded("coverage: check order", lambda: check_order_coverage(runner))()
+    results.plan("coverage: POST body schema")
+    runner.guarded("coverage: POST body schema", lambda: body_schema_coverage(runner))()
+    runner.guarded("state flow", lambda: state_flow(runner))()
+    runner.guarded("stateful families", lambda: stateful_families(runner))()
+    runner.guarded("paging and count clamp", lambda: paging(runner))()
+    if runner.options.schemathesis:
+        runner.guarded("schemathesis", lambda: schemathesis_families(runner))()
     check_nothing_stored(runner, "the final listing")

@@ -15,19 +15,38 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract_tests.checks import body_diff
 from spec.contract import validate_post_body
 from spec.jsvalues import stringify
 from spec.model import Change, CountCall, State, Trigger, User, apply_changes
 
-__all__ = ["PENDING_ID_PREFIX", "Incomplete", "LiveModel", "new_run_prefix"]
+__all__ = ["PENDING_ID_PREFIX", "RUN_PREFIX", "Incomplete", "LiveModel", "new_run_prefix"]
 
 PENDING_ID_PREFIX = "pending-"
 """Placeholder ids for inserts the runner predicted but has not yet seen the server's id for."""
 
 
+RUN_PREFIX = "rc-contract-"
+"""How every run's prefix begins; ``--cleanup`` accepts only such prefixes."""
+
+
+NOT_A_BOOLEAN = ""
+"""An invalid ``enabled`` that every reading takes as false: ajv does not coerce ``""`` to a boolean,
+and JavaScript, Python and MongoDB's ``{enabled: true}`` all take it as not true."""
+
+
+def is_disabled_everywhere(value: Any) -> bool:
+    """Whether a stored ``enabled`` is false under any server's reading (coercing or not).
+
+    Only ``false``, ``0``, ``null`` and ``""``: a string such as ``"false"`` is true to a server that
+    stores it as sent.
+    """
+    return value is False or value is None or value == "" or (type(value) in (int, float) and value == 0)
+
+
 def new_run_prefix() -> str:
     """A name prefix no other run (and no human) uses: it marks the triggers this run owns."""
-    return f"rc-contract-{secrets.token_hex(4)} "
+    return f"{RUN_PREFIX}{secrets.token_hex(4)} "
 
 
 @dataclass
@@ -77,13 +96,14 @@ class LiveModel:
     # --- making drawn bodies safe for a real server ---------------------------------------------------
 
     def tag(self, body: Any) -> Any:
-        """Mark a body as this run's: a unique prefixed name (or description), and ``enabled`` made false.
+        """Mark a body as this run's: a unique prefixed name (or description), and ``enabled`` made safe.
 
         Only string values change, and stay strings, so a drawn mistake (a wrong type, a missing key)
         stays the same mistake; a body with neither a string name nor a string description cannot be
-        marked (``is_markable`` tells). ``enabled`` becomes ``false`` when the contract would store the
-        body as enabled, so that no trigger this run stores can fire for real visitors; an invalid
-        body keeps its value (its mistake may be that very value).
+        marked (``is_markable`` tells). Unless ``allow_enabled``, ``enabled`` ends up a value that no
+        server reads as true, whether it coerces or not (``is_disabled_everywhere``): the JSON boolean
+        ``false`` wherever the body could be stored, and where the drawn mistake is ``enabled`` itself,
+        a falsy value that is the same kind of mistake (``""`` is not a boolean either).
         """
         if not isinstance(body, dict):
             return body
@@ -93,15 +113,10 @@ class LiveModel:
             body["name"] = marker + body["name"]
         elif isinstance(body.get("description"), str):
             body["description"] = marker + body["description"]
-        if not self.allow_enabled and "enabled" in body:
-            # The contract's validator says what the server would store (coercion included).
-            validation = validate_post_body(body)
-            if (
-                validation.valid
-                and isinstance(validation.data, dict)
-                and validation.data.get("enabled") is True
-            ):
-                body["enabled"] = False
+        if not self.allow_enabled and "enabled" in body and not is_disabled_everywhere(body["enabled"]):
+            disabled = {**body, "enabled": False}
+            mistake_is_enabled = not validate_post_body(body).valid and validate_post_body(disabled).valid
+            body["enabled"] = NOT_A_BOOLEAN if mistake_is_enabled else False
         return body
 
     def marker(self, trigger: Any) -> str | None:
@@ -163,7 +178,7 @@ class LiveModel:
                 if not complete and trigger_id in updated_ids:
                     raise Incomplete(trigger_id)  # its new _updatedAt must be taken from the server
                 if complete:
-                    problems.append(f"trigger {trigger_id} is gone although nothing deleted it")
+                    problems.append(f"a trigger is gone although nothing deleted it: {trigger_id}")
                 else:
                     reconciled.append(trigger)
                 continue
@@ -171,9 +186,9 @@ class LiveModel:
                 trigger = {**trigger, "_updatedAt": by_id[trigger_id].get("_updatedAt")}
             listed = by_id[str(trigger["_id"])]
             if _canonical(listed) != _canonical(trigger):
+                difference = body_diff(_canonical(trigger).encode(), _canonical(listed).encode())
                 problems.append(
-                    f"stored trigger differs from the contract: expected {_short(trigger, 400)}, "
-                    f"listed {_short(listed, 400)}"
+                    f"stored trigger differs from the contract: {difference} (trigger {listed.get('_id')})"
                 )
                 trigger = listed  # believe the server from now on, so one mistake is reported once
             reconciled.append(trigger)

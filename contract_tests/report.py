@@ -7,11 +7,12 @@ those are *warnings*: they are reported, but do not make the server non-conforma
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TextIO
@@ -19,15 +20,21 @@ from typing import Literal, TextIO
 __all__ = [
     "Deviation",
     "Family",
+    "Kind",
     "ProgressPrinter",
     "Results",
     "Severity",
+    "deviation_kind",
     "markdown_report",
     "summary_table",
     "write_junit",
 ]
 
 Severity = Literal["failure", "warning"]
+
+
+EXAMPLES_PER_KIND = 3
+"""How many examples of one kind of deviation are kept and shown (all are counted)."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +46,22 @@ class Deviation:
     title: str
     problems: tuple[str, ...]
     curl: str = ""
+    """A POSIX ``sh`` script (one or more lines) that sends the request(s) again."""
     seed: int | None = None
     inferred: tuple[str, ...] = ()
     context: str = ""
     """Extra lines: the request's kind, the Hypothesis reproduction hint, Schemathesis' own findings."""
+    kind: str = ""
+    """What broke, without the values of this one request (``deviation_kind`` when empty)."""
+    observed_status: int | None = None
+    """The status the server answered to the request the deviation shows on (the last of ``curl``)."""
 
-    def text(self) -> str:
-        lines = [f"[{self.family}] {self.title}", *(f"  - {problem}" for problem in self.problems)]
+    def what(self) -> str:
+        return self.kind or deviation_kind(self.problems)
+
+    def text(self, *, with_family: bool = True) -> str:
+        first = f"[{self.family}] {self.title}" if with_family else self.title
+        lines = [first, *(f"  - {problem}" for problem in self.problems)]
         if self.inferred:
             lines.append(f"  (rests on inferred behaviour: {', '.join(self.inferred)})")
         if self.context:
@@ -53,7 +69,67 @@ class Deviation:
         if self.seed is not None:
             lines.append(f"  re-run: --seed {self.seed}")
         if self.curl:
-            lines.append(f"  reproduce: {self.curl}")
+            lines.append("  reproduce (sh):")
+            lines += [f"    {line}" for line in self.curl.splitlines()]
+        return "\n".join(lines)
+
+
+_INDEX = re.compile(r"\[\d+\]")
+_VALUES = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'|\{.*\}|\b[\w-]*\d[\w-]*\b")
+
+
+def problem_kind(problem: str) -> str:
+    """``problem`` without the values of one request: the field or header, and what kind of mistake."""
+    if problem.startswith(("status:", "header ")):
+        head = problem.partition(" (±")[0]
+        return re.sub(r"'\d{6,}'", "'…'", head)  # reset times differ on every request
+    label, found, rest = problem.partition(": $")
+    if found:  # one JSON path per difference: the kind is the set of paths
+        entries = ("$" + rest).split(" (trigger ")[0].split("; ")
+        paths = sorted(
+            {_INDEX.sub("[]", entry.split(":", 1)[0]) for entry in entries if entry.startswith("$")}
+        )
+        return f"{label}: {', '.join(paths)}"
+    if problem.startswith("body: same JSON value"):
+        return "body: same JSON value, different bytes"
+    if problem.startswith("body: differs at byte"):
+        return "body: different bytes"
+    head = problem.split(": ", 1)[0]
+    return _INDEX.sub("[]", _VALUES.sub("…", head)).strip()
+
+
+def deviation_kind(problems: Sequence[str]) -> str:
+    """The kind of a deviation: a wrong status alone when there is one (the body differs with it)."""
+    kinds = [problem_kind(problem) for problem in problems]
+    status = [kind for kind in kinds if kind.startswith("status:")]
+    return "; ".join(status or sorted(dict.fromkeys(kinds)))
+
+
+@dataclass
+class Kind:
+    """Every deviation of one kind within one family: how often, and a few examples."""
+
+    family: str
+    severity: Severity
+    name: str
+    count: int = 0
+    examples: list[Deviation] = field(default_factory=list)
+
+    @property
+    def inferred(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name for d in self.examples for name in d.inferred))
+
+    def heading(self) -> str:
+        times = "once" if self.count == 1 else f"{self.count} times"
+        return f"[{self.family}] {self.name} ({times})"
+
+    def text(self) -> str:
+        shown = len(self.examples)
+        more = f" ({shown} of {self.count} shown)" if self.count > shown else ""
+        lines = [self.heading() + more]
+        for number, example in enumerate(self.examples, 1):
+            text = example.text(with_family=False)
+            lines.append(f"  example {number}: " + text.replace("\n", "\n  "))
         return "\n".join(lines)
 
 
@@ -73,51 +149,88 @@ class Results:
     """Everything one run found; methods are safe to call from several threads."""
 
     families: dict[str, Family] = field(default_factory=dict)
-    deviations: list[Deviation] = field(default_factory=list)
+    kinds: dict[tuple[str, str, str], Kind] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     profile: str = ""
     seed: int = 0
+    planned: dict[str, str] = field(default_factory=dict)
+    """Every family the run means to run, with why it would not run (empty: it will)."""
+    stopped: str = ""
+    """Why the run stopped before its end (empty when it ran to the end)."""
+    prefix: str = ""
+    """The name prefix of every trigger this run created."""
+    leftovers: list[str] = field(default_factory=list)
+    """Ids of triggers of this run still stored after the cleanup (or never verified gone)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _warning_keys: Counter[str] = field(default_factory=Counter)
 
     def family(self, name: str) -> Family:
         with self._lock:
             return self.families.setdefault(name, Family(name))
+
+    def plan(self, name: str, skipped_because: str = "") -> None:
+        with self._lock:
+            self.planned.setdefault(name, skipped_because)
 
     def count(self, name: str, requests: int = 1) -> None:
         with self._lock:
             self.families.setdefault(name, Family(name)).checked += requests
 
     def add(self, deviation: Deviation) -> None:
+        """Count ``deviation`` under its kind; the first few of each kind are kept as examples."""
         with self._lock:
             family = self.families.setdefault(deviation.family, Family(deviation.family))
             if deviation.severity == "warning":
-                # One inferred behaviour tends to differ on many requests: show three per check and cause.
-                key = f"{deviation.family}|{deviation.inferred}"
-                self._warning_keys[key] += 1
                 family.warnings += 1
-                if self._warning_keys[key] > 3:
-                    return
             else:
                 family.failed += 1
-            self.deviations.append(deviation)
+            key = (deviation.family, deviation.severity, deviation.what())
+            kind = self.kinds.get(key)
+            if kind is None:
+                kind = self.kinds[key] = Kind(deviation.family, deviation.severity, key[2])
+            kind.count += 1
+            if len(kind.examples) < EXAMPLES_PER_KIND:
+                kind.examples.append(deviation)
 
     def notice(self, text: str) -> None:
         with self._lock:
-            self.notices.append(text)
+            if text not in self.notices:
+                self.notices.append(text)
 
     @property
     def checked(self) -> int:
         return sum(family.checked for family in self.families.values())
 
     @property
-    def failures(self) -> list[Deviation]:
-        return [d for d in self.deviations if d.severity == "failure"]
+    def failures(self) -> list[Kind]:
+        """Every distinct kind of failure (each with its count and examples)."""
+        return [kind for kind in self.kinds.values() if kind.severity == "failure"]
 
     @property
-    def warnings(self) -> list[Deviation]:
-        return [d for d in self.deviations if d.severity == "warning"]
+    def warnings(self) -> list[Kind]:
+        return [kind for kind in self.kinds.values() if kind.severity == "warning"]
+
+    @property
+    def deviations(self) -> list[Deviation]:
+        """The kept examples of every kind."""
+        return [example for kind in self.kinds.values() for example in kind.examples]
+
+    def skipped(self) -> dict[str, str]:
+        """Families that checked nothing, with the reason."""
+        reasons: dict[str, str] = {}
+        for name, reason in self.planned.items():
+            # A planned name may stand for several families ("schemathesis" for one per operation).
+            ran = [
+                f
+                for f in self.families.values()
+                if (f.name == name or f.name.startswith(name + " ")) and (f.checked or f.failed or f.warnings)
+            ]
+            if ran:
+                continue
+            reasons[name] = reason or (
+                f"not reached: {self.stopped}" if self.stopped else "nothing generated"
+            )
+        return reasons
 
     @property
     def elapsed(self) -> float:
@@ -188,39 +301,64 @@ def summary_table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _failure_message(kind: Kind) -> str:
+    # The field or header and expected vs got, from the first example (the kind names only the field).
+    example = kind.examples[0]
+    return f"{kind.name}: " + "; ".join(example.problems)[:600] if example.problems else kind.name
+
+
 def write_junit(results: Results, path: Path) -> None:
-    """JUnit XML: one test case per check family; each failure deviation becomes a <failure>."""
-    by_family: dict[str, list[Deviation]] = {}
-    for deviation in results.deviations:
-        by_family.setdefault(deviation.family, []).append(deviation)
-    suite = ET.Element(
-        "testsuite",
-        name="rc-triggers-conformance",
-        tests=str(len(results.families)),
-        failures=str(sum(1 for f in results.families.values() if f.failed)),
-        errors="0",
-        skipped="0",
-        time=f"{results.elapsed:.3f}",
-    )
+    """JUnit XML: one test case per distinct deviation kind (named by family and what broke), one
+    passing case per family without deviations, a skipped case per family that did not run; each
+    warning kind once, in the run's system-out."""
+    suite = ET.Element("testsuite", name="rc-triggers-conformance", time=f"{results.elapsed:.3f}")
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("profile", results.profile),
         ("seed", str(results.seed)),
         ("requests", str(results.checked)),
+        ("prefix", results.prefix),
+        ("stopped", results.stopped),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
+    tests = failures = skipped = 0
+    kinds_by_family: dict[str, list[Kind]] = {}
+    for kind in results.failures:
+        kinds_by_family.setdefault(kind.family, []).append(kind)
     for family in results.families.values():
-        case = ET.SubElement(
-            suite, "testcase", classname="contract_tests", name=family.name, time=f"{family.seconds:.3f}"
-        )
-        found = by_family.get(family.name, [])
-        failures = [d for d in found if d.severity == "failure"]
-        if failures:
-            failure = ET.SubElement(case, "failure", message=failures[0].title, type="ContractDeviation")
-            failure.text = "\n\n".join(d.text() for d in failures)
-        warnings = [d for d in found if d.severity == "warning"]
-        out = [f"{family.checked} requests checked"] + [d.text() for d in warnings]
-        ET.SubElement(case, "system-out").text = "\n\n".join(out)
+        if family.name in results.skipped():
+            continue
+        found = kinds_by_family.pop(family.name, [])
+        for kind in found:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"contract_tests.{family.name}",
+                name=f"{family.name}: {kind.name}",
+            )
+            failure = ET.SubElement(case, "failure", message=_failure_message(kind), type="ContractDeviation")
+            failure.text = kind.text()
+            tests, failures = tests + 1, failures + 1
+        if not found:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"contract_tests.{family.name}",
+                name=family.name,
+                time=f"{family.seconds:.3f}",
+            )
+            ET.SubElement(case, "system-out").text = f"{family.checked} requests checked"
+            tests += 1
+    for name, reason in results.skipped().items():
+        case = ET.SubElement(suite, "testcase", classname=f"contract_tests.{name}", name=name)
+        ET.SubElement(case, "skipped", message=reason)
+        tests, skipped = tests + 1, skipped + 1
+    out = [kind.text() for kind in results.warnings] + [f"note: {notice}" for notice in results.notices]
+    ET.SubElement(suite, "system-out").text = "\n\n".join(out)
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(skipped))
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
@@ -232,15 +370,22 @@ def write_junit(results: Results, path: Path) -> None:
 def markdown_report(results: Results, base_url: str) -> str:
     """A Markdown report a CI artifact viewer (or a GitHub job summary) can show."""
     verdict = "conformant" if not results.failures else "NOT conformant"
+    if results.stopped and not results.failures:
+        verdict = "incomplete"
     lines = [
         "# Livechat Triggers conformance report",
         "",
         f"- Server: `{base_url}`",
         f"- Profile: `{results.profile}`",
         f"- Seed: `{results.seed}` (re-run with `--seed {results.seed}` to draw the same requests)",
+        f"- Run prefix: `{results.prefix.strip()}` (every trigger this run created is named with it)",
         f"- Requests checked: {results.checked} in {results.elapsed:.1f} s",
         f"- Verdict: **{verdict}** "
-        f"({len(results.failures)} failures, {len(results.warnings)} warnings shown)",
+        f"({len(results.failures)} kinds of failure, {len(results.warnings)} kinds of warning)",
+    ]
+    if results.stopped:
+        lines.append(f"- Stopped early: {results.stopped}")
+    lines += [
         "",
         "## Summary",
         "",
@@ -248,20 +393,31 @@ def markdown_report(results: Results, base_url: str) -> str:
         "|---|---:|---:|---:|",
     ]
     lines += [f"| {f.name} | {f.checked} | {f.failed} | {f.warnings} |" for f in results.families.values()]
+    skipped = results.skipped()
+    if skipped:
+        lines += ["", "## Not run", ""] + [f"- {name}: {reason}" for name, reason in skipped.items()]
     for title, group in (("Failures", results.failures), ("Warnings (inferred behaviour)", results.warnings)):
         if not group:
             continue
         lines += ["", f"## {title}", ""]
-        for deviation in group:
-            lines += [f"### [{deviation.family}] {deviation.title}", ""]
-            lines += [f"- {problem}" for problem in deviation.problems]
-            if deviation.inferred:
-                lines.append(f"- rests on inferred behaviour: {', '.join(deviation.inferred)}")
-            if deviation.context:
-                lines += ["", "```", deviation.context, "```"]
-            if deviation.curl:
-                lines += ["", "Reproduce:", "", "```sh", deviation.curl, "```"]
-            lines.append("")
+        for kind in group:
+            shown = len(kind.examples)
+            lines += [f"### {kind.heading()}", ""]
+            if kind.count > shown:
+                lines += [f"{shown} of {kind.count} examples shown.", ""]
+            for deviation in kind.examples:
+                lines += [f"#### {deviation.title}", ""]
+                lines += [f"- {problem}" for problem in deviation.problems]
+                if deviation.inferred:
+                    lines.append(f"- rests on inferred behaviour: {', '.join(deviation.inferred)}")
+                if deviation.context:
+                    lines += ["", "```", deviation.context, "```"]
+                if deviation.curl:
+                    lines += ["", "Reproduce (POSIX sh):", "", "```sh", deviation.curl, "```"]
+                lines.append("")
+    if results.leftovers:
+        lines += ["", "## Left on the server", ""]
+        lines += [f"- `{trigger_id}`" for trigger_id in results.leftovers]
     if results.notices:
         lines += ["", "## Notes", ""] + [f"- {notice}" for notice in results.notices]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from spec.headers import (
     AUTH_TOKEN_HEADER,
     HTML_ERROR_HEADERS,
     JSON_HEADERS,
+    MIDDLEWARE_JSON_HEADERS,
     RATE_LIMIT_LIMIT,
     RATE_LIMIT_REMAINING,
     RATE_LIMIT_RESET,
@@ -80,6 +81,12 @@ def json_answer(
     )
 
 
+def middleware_answer(answer: Answer) -> Answer:
+    """``answer`` sent by a middleware itself: the router's ``cache-control``/``pragma`` are not added."""
+    extra = tuple(header for header in answer.headers if header not in JSON_HEADERS)
+    return replace(answer, headers=MIDDLEWARE_JSON_HEADERS + extra)
+
+
 def success(fields: dict[str, JsonValue] | None = None, *, inferred: Sequence[str] = ()) -> Answer:
     # ``success`` is always the last key of a success body.
     return json_answer(200, {**(fields or {}), "success": True}, inferred=inferred)
@@ -125,6 +132,12 @@ class _Checks:
     changes: tuple[Change, ...] = ()
 
     def run(self, step: Step) -> Answer | None:
+        refusal = self._run(step)
+        if refusal is None or self.profile.refusal_passes_router(step):
+            return refusal
+        return middleware_answer(refusal)
+
+    def _run(self, step: Step) -> Answer | None:
         if step == "authentication":
             return self.authenticate()
         if step == "permission":

@@ -40,6 +40,15 @@ class Profile:
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
+    middleware_steps: frozenset[Step] = frozenset()
+    """Checks whose refusal a Hono middleware sends itself (``c.json``). Such an answer never comes back
+    through the router's final handler, the one place that adds ``cache-control``/``pragma`` (see
+    ``spec.headers.NO_CACHE_HEADERS``); refusals of the other checks are results of the route's action
+    and carry both headers."""
+
+    def refusal_passes_router(self, step: Step) -> bool:
+        """Whether the refusal of ``step`` is an action result (router headers) or a middleware answer."""
+        return step not in self.middleware_steps
 
     def is_inferred(self, setting: str) -> bool:
         return setting in self.inferred
@@ -59,6 +68,10 @@ _ALWAYS_INFERRED = frozenset(
         "unknown-route",  # the body of a 404 for a path or method the API does not route
         "odd-pagination",  # negative or non-finite count/offset, which reach MongoDB unchecked
         "sort-order",  # ties and mixed-type values under a sort
+        # The release that moved authentication and permission out of the action into Hono middleware
+        # (docs/source-notes/headers.md): read in the code of each era, but the era's first release is
+        # taken from the reference's boundaries, not from a release tag.
+        "middleware-release",
     }
 )
 
@@ -71,12 +84,18 @@ _8_3 = Profile(
     body_parser="lenient",
     body_limit_bytes=None,
     inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
+    # middlewares/authenticationHono.ts (401) and middlewares/permissions.ts (403) answer with c.json.
+    middleware_steps=frozenset({"authentication", "permission"}),
 )
 _7_5 = replace(
     _8_3,
     name="7.5",
     releases="7.5-8.2",
     check_order=("authentication", "rate-limit", "validation", "permission"),
+    # ApiClass.ts of this era: authentication, rate limit, validation and permission all run inside the
+    # action wrapper, so every refusal is an action result (Restivus and the express router of the older
+    # eras also add both headers to every answer of a matched route).
+    middleware_steps=frozenset(),
 )
 _7_4 = replace(
     _7_5,

@@ -13,10 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from spec.contract import senders
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.jsvalues import parse_json, stringify
 from spec.model import (
     Answer,
     Change,
+    DeleteTrigger,
     InsertTrigger,
     RateWindow,
     Request,
@@ -25,7 +28,7 @@ from spec.model import (
     UpdateTrigger,
     User,
 )
-from spec.predict import Environment, Outcome, predict
+from spec.predict import Environment, Outcome, predict, validation_failure
 from spec.profiles import Profile, Step
 
 Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
@@ -277,6 +280,83 @@ def no_cache_headers(request: Request, state: StateView, profile: Profile, env: 
     return _with_headers(outcome, headers)
 
 
+def router_headers_on_middleware_answers(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """The 401 and 403 of 8.3's middlewares carry the router's ``cache-control``/``pragma``."""
+    return predict(request, state, dataclasses.replace(profile, middleware_steps=frozenset()), env)
+
+
+def permission_before_validation(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """Served as 7.5 (``--profile 7.5``): permission is checked before validation, as 8.3 does."""
+    order: tuple[Step, ...] = ("authentication", "permission", "rate-limit", "validation")
+    return predict(request, state, dataclasses.replace(profile, check_order=order), env)
+
+
+def token_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Any token logs in a known user: only the user id is looked up."""
+    user = state.find_user(request.header(USER_ID_HEADER) or "")
+    if user is None or not request.header(AUTH_TOKEN_HEADER):
+        return predict(request, state, profile, env)
+    headers = tuple((k, v) for k, v in request.headers if k.lower() != AUTH_TOKEN_HEADER.lower())
+    honest = dataclasses.replace(request, headers=(*headers, (AUTH_TOKEN_HEADER, user.token)))
+    return predict(honest, state, profile, env)
+
+
+def no_permission_check(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Every logged-in user may manage triggers."""
+    steps = tuple(step for step in profile.check_order if step != "permission")
+    return predict(request, state, dataclasses.replace(profile, check_order=steps), env)
+
+
+def list_query_not_coerced(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """The list query is validated without coercion: ``count=1`` (a string) is not a number."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "list_triggers" or outcome.answer.status != 200:
+        return outcome
+    for key, _ in parse_qsl(request.query, keep_blank_values=True):
+        if key in ("count", "offset"):
+            answer = validation_failure(f"must have {key} of type number")
+            return dataclasses.replace(outcome, answer=answer, changes=())
+    return outcome
+
+
+def sender_enum_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """An action's ``params.sender`` outside its enum is accepted (and stored as a known sender)."""
+    sent = _json_request_body(request)
+    if not isinstance(sent, dict) or not isinstance(sent.get("actions"), list):
+        return predict(request, state, profile, env)
+    allowed = senders()
+    actions = [
+        {**action, "params": {**action["params"], "sender": allowed[-1]}}
+        if isinstance(action, dict)
+        and isinstance(action.get("params"), dict)
+        and isinstance(action["params"].get("sender"), str)
+        and action["params"]["sender"] not in allowed
+        else action
+        for action in sent["actions"]
+    ]
+    return predict(_with_request_body(request, {**sent, "actions": actions}), state, profile, env)
+
+
+LEAK_ABOVE = 100
+"""``delete_leaks_when_many_stored`` keeps triggers once more than this many are stored."""
+
+
+def delete_leaks_when_many_stored(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """DELETE answers success but keeps the trigger while more than 100 are stored (a run's cleanup)."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation == "delete_trigger" and len(state.all_triggers()) > LEAK_ABOVE:
+        return dataclasses.replace(
+            outcome, changes=tuple(c for c in outcome.changes if not isinstance(c, DeleteTrigger))
+        )
+    return outcome
+
+
 def malformed_json_is_500(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
     """A body that is not JSON crashes the handler (500) instead of being read as ``{}``."""
     outcome = predict(request, state, profile, env)
@@ -315,6 +395,16 @@ MUTANTS: dict[str, Predictor] = {
         "wrong_content_type": wrong_content_type,
         "no_cache_headers": no_cache_headers,
         "malformed_json_is_500": malformed_json_is_500,
+        "router_headers_on_middleware_answers": router_headers_on_middleware_answers,
+        "permission_before_validation": permission_before_validation,
+        "token_ignored": token_ignored,
+        "no_permission_check": no_permission_check,
+        "list_query_not_coerced": list_query_not_coerced,
+        "delete_leaks_when_many_stored": delete_leaks_when_many_stored,
+        "sender_enum_ignored": sender_enum_ignored,
     }.items()
 }
 """Every broken variant, by the name ``tests.mutant_server --mutant`` takes."""
+
+MOCK_PROFILE: dict[str, str] = {"permission-before-validation": "7.5"}
+"""The ``--profile`` a mutant's mock runs (8.3 unless named here)."""

@@ -14,8 +14,9 @@ import pytest
 
 from contract_tests.checks import Observed, body_diff, exact_problems, inferred_explains
 from contract_tests.client import RateLimitExhausted, RateLimitWait, Transport, curl_command
-from contract_tests.model import LiveModel
-from contract_tests.report import Deviation, Results, markdown_report, write_junit
+from contract_tests.model import NOT_A_BOOLEAN, LiveModel, is_disabled_everywhere
+from contract_tests.report import EXAMPLES_PER_KIND, Deviation, Results, markdown_report, write_junit
+from spec.contract import validate_post_body
 from spec.model import Answer, Request, User
 from tests.mockserver import REPO_ROOT, MockServer, running_mock
 
@@ -63,14 +64,25 @@ VALID = {
 }
 
 
-def test_tagging_keeps_mistakes_and_disables() -> None:
+def test_tagging_marks_and_disables_under_any_reading() -> None:
     model = LiveModel(User("a", "b"), None, "rc-contract-test ")
     tagged = model.tag(VALID)
     assert tagged["name"].startswith("rc-contract-test 0") and tagged["enabled"] is False
     assert model.is_own(tagged)
+    # The mistake is the name: enabled becomes the JSON boolean false, the name mistake stays.
     invalid = model.tag({**VALID, "name": {}, "enabled": "yes"})
     assert invalid["name"] == {} and invalid["description"].startswith("rc-contract-test 0")
-    assert invalid["enabled"] == "yes"  # the mistake stays the mistake
+    assert invalid["enabled"] is False
+    # The mistake is enabled itself: it stays a mistake, but one no server reads as true.
+    wrong_type = model.tag({**VALID, "enabled": "yes"})
+    assert wrong_type["enabled"] == NOT_A_BOOLEAN
+    assert not validate_post_body(wrong_type).valid
+    # Coercible strings ("false" is truthy to a server that stores it as sent) become false.
+    assert model.tag({**VALID, "enabled": "false"})["enabled"] is False
+    for falsy in (False, 0, None, ""):
+        assert model.tag({**VALID, "enabled": falsy})["enabled"] == falsy
+        assert is_disabled_everywhere(falsy)
+    assert not is_disabled_everywhere("false") and not is_disabled_everywhere([])
     assert not model.is_markable({"name": 1, "description": 2})
     assert LiveModel(User("a", "b"), None, "p ", allow_enabled=True).tag(VALID)["enabled"] == "true"
 
@@ -132,25 +144,67 @@ def test_an_unexpected_429_is_waited_out_within_the_budget() -> None:
     assert len(waits) == 1 and 50 <= slept[0] <= 65
 
 
+def _deviation(family: str, problems: tuple[str, ...], severity: str = "failure") -> Deviation:
+    return Deviation(family, severity, "POST /x", problems, "curl …", 7)  # type: ignore[arg-type]
+
+
+def test_every_distinct_deviation_is_counted_under_its_kind() -> None:
+    results = Results()
+    for value in range(5):  # the same kind with different values: one kind, five times
+        results.add(_deviation("f", (f'body: $.error: expected "a{value}", got "b"',)))
+    results.add(_deviation("f", ("status: expected 400, got 200", "body: $.success: expected false")))
+    results.add(_deviation("f", ("header cache-control: expected None, got 'no-store'",)))
+    two_paths = 'body: $.actions[3].params: expected 1, got 2; $.name: missing (expected "x")'
+    results.add(_deviation("g", (two_paths,)))
+    kinds = {(kind.family, kind.name): kind for kind in results.failures}
+    assert set(kinds) == {
+        ("f", "body: $.error"),
+        ("f", "status: expected 400, got 200"),  # a wrong status is the kind: the body differs with it
+        ("f", "header cache-control: expected None, got 'no-store'"),
+        ("g", "body: $.actions[].params, $.name"),
+    }
+    assert kinds[("f", "body: $.error")].count == 5
+    assert len(kinds[("f", "body: $.error")].examples) == EXAMPLES_PER_KIND
+    assert results.families["f"].failed == 7
+
+
 def test_reports_are_valid_junit_and_markdown(tmp_path: Path) -> None:
-    results = Results(profile="8.3", seed=7)
+    results = Results(profile="8.3", seed=7, prefix="rc-contract-0123abcd ")
+    planned = ("POST invalid: empty-array", "GET list queries", "GET by id", "permission and check order")
+    for family in planned:
+        results.plan(family)
+    results.plan("schemathesis", "--no-schemathesis")
     results.count("POST invalid: empty-array", 3)
     results.count("GET list queries", 2)
-    results.add(
-        Deviation(
-            "POST invalid: empty-array", "failure", "POST /x", ("status: expected 400, got 200",), "curl …", 7
-        )
-    )
-    results.add(Deviation("GET list queries", "warning", "GET /x", ("body: …",), inferred=("sort-order",)))
+    results.count("GET by id", 2)
+    results.add(_deviation("POST invalid: empty-array", ("status: expected 400, got 200",)))
+    results.add(_deviation("POST invalid: empty-array", ("header pragma: expected None, got 'no-cache'",)))
+    results.add(_deviation("POST invalid: empty-array", ("header pragma: expected None, got 'no-cache'",)))
+    for _ in range(4):
+        warning = Deviation("GET list queries", "warning", "GET /x", ("body: …",), inferred=("sort-order",))
+        results.add(warning)
     junit = tmp_path / "junit.xml"
     write_junit(results, junit)
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
-    failure = suite.find("testcase[@name='POST invalid: empty-array']/failure")
-    assert failure is not None and "curl …" in (failure.text or "")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("6", "2", "2")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    status = cases["POST invalid: empty-array: status: expected 400, got 200"].find("failure")
+    assert status is not None and "curl …" in (status.text or "")
+    assert status.get("message") == "status: expected 400, got 200: status: expected 400, got 200"
+    header = cases["POST invalid: empty-array: header pragma: expected None, got 'no-cache'"].find("failure")
+    assert header is not None and "(2 times)" in (header.text or "")
+    for name, reason in (("schemathesis", "--no-schemathesis"), ("permission and check order", "nothing")):
+        skipped = cases[name].find("skipped")
+        assert skipped is not None and reason in (skipped.get("message") or "")
+    assert cases["GET by id"].find("failure") is None and cases["GET by id"].find("skipped") is None
+    run_output = suite.find("system-out")
+    # Each kind of warning once, in the run's output.
+    assert run_output is not None and (run_output.text or "").count("[GET list queries]") == 1
     report = markdown_report(results, "http://server")
-    assert "**NOT conformant**" in report and "| POST invalid: empty-array | 3 | 1 | 0 |" in report
-    assert "## Warnings (inferred behaviour)" in report
+    assert "**NOT conformant**" in report and "| POST invalid: empty-array | 3 | 3 | 0 |" in report
+    assert "## Warnings (inferred behaviour)" in report and "(4 times)" in report
+    assert "Run prefix: `rc-contract-0123abcd`" in report and "## Not run" in report
 
 
 def _fake_installation(directory: Path) -> Path:
