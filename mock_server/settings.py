@@ -96,14 +96,14 @@ def parse_user(text: str) -> User:
     return User(user_id=parts[0], token=parts[1], permissions=frozenset(permissions))
 
 
-_ORIGIN = re.compile(r"\*|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
+_ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
 
 
 def check_cors_origin(origin: str) -> str:
     if _ORIGIN.fullmatch(origin) is None:
         raise SettingsError(
-            f"--cors-origin {origin!r}: expected '*' or SCHEME://HOST[:PORT], where PORT may be '*' "
-            "(e.g. http://localhost:5173 or http://localhost:*)"
+            f"--cors-origin {origin!r}: expected '*', 'null' (pages opened from file://) or "
+            "SCHEME://HOST[:PORT], where PORT may be '*' (e.g. http://localhost:5173 or http://localhost:*)"
         )
     return origin
 
@@ -130,6 +130,8 @@ class MockSettings:
     docs_path: str = "/docs"
     predictor: str | None = None
     """``MODULE:NAME`` of a function to use instead of ``spec.predict.predict`` (mutation testing)."""
+    control_token: str | None = None
+    """When set, the control API wants ``Authorization: Bearer TOKEN`` (health excepted)."""
 
     def to_json(self) -> str:
         data = asdict(self)
