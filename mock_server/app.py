@@ -68,6 +68,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.cors import CorsPolicy
 from mock_server.guard import ControlGuard
+from mock_server.offload import ChildError, OffloadFailed
 from mock_server.service import CONTROL_PREFIX, MockService, Reply, StorageFault, mock_error
 from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store
@@ -85,8 +86,9 @@ _B_CONNECTION_CLOSE = (b"connection", b"close")
 _DOCS_METHODS = frozenset({"GET", "HEAD"})
 
 OFF_LOOP_BODY_BYTES = 32 * 1024
-"""Bodies larger than this are parsed, validated and answered in a worker thread, so that one hostile
-body cannot hold the event loop; smaller ones cost less on the loop than the hand-off would."""
+"""Bodies larger than this are parsed, validated and answered in a forked child (mock_server.offload),
+so that one hostile body cannot hold the event loop; smaller ones cost less on the loop (at most a
+few milliseconds) than the fork would."""
 
 logger = logging.getLogger("mock_server")
 # Request ids only have to be unique, not secret: no os.urandom syscall per request.
@@ -301,22 +303,29 @@ class PredictorMiddleware:
         )
 
     async def _api(self, request: Request) -> _Reply:
+        await self.service.through_gate()
         try:
             if len(request.body) > OFF_LOOP_BODY_BYTES:
-                outcome = await self.service.answer_in_thread(request)
+                outcome = await self.service.answer_offloaded(request)
             else:
                 outcome = self.service.answer(request)
         except StorageFault as fault:
             return _from_reply(fault.reply, "mock-storage-error", journal=True)
+        except OffloadFailed as failure:
+            logger.error("mock server: a large body was not answered: %s", failure)
+            if failure.memory:
+                message = f"answering this body needs more than {self.settings.offload_memory_bytes} bytes"
+                reply = Reply.json(413, mock_error(f"mock server: {message}", "mock-body-too-complex"))
+            else:
+                reply = Reply.json(503, mock_error(f"mock server: {failure}", "mock-offload-failed"))
+            return _from_reply(reply, "mock-offload-failed", journal=True)
         except Exception as error:
             # A bug in the contract (or in a mutant predictor): say so plainly, never a traceback.
             logger.error("the predictor failed on %s %s: %r", request.method, request.path, error)
-            reply = Reply.json(
-                500,
-                mock_error(
-                    f"mock server: the contract raised {type(error).__name__}: {error}", "mock-contract-error"
-                ),
-            )
+            kind = error.kind if isinstance(error, ChildError) else type(error).__name__
+            text = error.text if isinstance(error, ChildError) else str(error)
+            message = f"mock server: the contract raised {kind}: {text}"
+            reply = Reply.json(500, mock_error(message, "mock-contract-error"))
             return _from_reply(reply, "mock-contract-error", journal=True)
         answer = outcome.answer
         return _Reply(
@@ -324,6 +333,7 @@ class PredictorMiddleware:
         )
 
     async def _control(self, request: Request) -> _Reply:
+        await self.service.through_gate()
         try:
             reply = await self.service.control(request)
         except StorageFault as fault:

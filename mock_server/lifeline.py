@@ -29,12 +29,17 @@ def mark_supervisor() -> None:
     os.environ[SUPERVISOR_ENVIRONMENT_VARIABLE] = str(os.getpid())
 
 
-def exit_with_parent() -> None:
-    parent = int(os.environ.get(SUPERVISOR_ENVIRONMENT_VARIABLE) or os.getppid())
+def set_parent_death_signal(number: int) -> None:
+    """Linux: the kernel sends ``number`` to this process when its parent dies."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, number, 0, 0, 0)
+
+
+def exit_with_parent() -> None:
+    parent = int(os.environ.get(SUPERVISOR_ENVIRONMENT_VARIABLE) or os.getppid())
+    set_parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent:  # the supervisor is gone already
         os._exit(1)
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.settings import MockSettings
-from mock_server.stores import JournalEntry, Store
+from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, Request, StateView, Trigger
@@ -86,6 +87,11 @@ class MockService:
         self._predictor = predictor
         self._predicted = 0
         """How many requests the predictor has seen since start or reset (drives --clock/--ids)."""
+        self.offloader = Offloader(
+            budget_bytes=settings.offload_memory_bytes, timeout_seconds=settings.offload_timeout_seconds
+        )
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
@@ -124,13 +130,29 @@ class MockService:
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
 
-    async def answer_in_thread(self, request: Request) -> Outcome:
-        """The same answer as ``answer``, computed in the worker thread (for large bodies)."""
+    async def answer_offloaded(self, request: Request) -> Outcome:
+        """The same answer as ``answer``, predicted in a forked child (for large bodies)."""
         predict = self._prediction(request)
         try:
-            return await self.store.transact_in_thread(predict, _in_worker)
+            for _ in range(3):
+                try:
+                    return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=False)
+                except Overtaken:
+                    continue
+            # Overtaken three times: hold every other state access back (they await the gate, the
+            # loop stays free) and predict once more with nothing to interleave.
+            self.gate.clear()
+            try:
+                return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=True)
+            finally:
+                self.gate.set()
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
+
+    async def through_gate(self) -> None:
+        """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
+        if not self.gate.is_set():
+            await self.gate.wait()
 
     def close(self) -> None:
         self.store.close()
@@ -224,12 +246,18 @@ class MockService:
         query = parse_qs(request.query)
         replace = query.get("replace", ["false"])[-1].lower() in ("1", "true", "yes")
         try:
-            if len(request.body) > OFF_LOOP_BYTES:
-                triggers = await _in_worker(lambda: parse_seed(request.body))
+            if len(request.body) > OFF_LOOP_BYTES:  # parsed in a forked child, like a large API body
+                triggers = await self.offloader.run(lambda: parse_seed(request.body))
             else:
                 triggers = parse_seed(request.body)
         except SeedError as error:
             return Reply.json(400, {"error": str(error)})
+        except ChildError as error:
+            if error.kind != SeedError.__name__:
+                raise
+            return Reply.json(400, {"error": error.text})
+        except OffloadFailed as failure:
+            return Reply.json(413, mock_error(f"mock server: {failure}", "mock-body-too-complex"))
         self.store.load(triggers, replace=replace)
         return Reply.json(200, {"loaded": len(triggers), "total": self.store.count()})
 

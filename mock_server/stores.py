@@ -7,8 +7,9 @@ contract's in-memory ``State``.
 
 * ``MemoryStore`` keeps rows like the SQLite table (O(1) insert, find, update, delete); the event
   loop runs one request at a time between awaits, so predict-then-apply is atomic without a lock.
-  A request predicted in the worker thread (a large body) applies its changes back on the loop, and
-  only if nothing was written meanwhile (a version counter); otherwise it is predicted again.
+  A request predicted in a forked child (a large body, ``mock_server.offload``) applies its changes
+  back on the loop, and only if nothing it read was written meanwhile; otherwise it is predicted
+  again (``Overtaken``).
 * Both keep what a list and the public config read, so that neither costs more than its page: an
   index in the default sort's order (``spec.predict.sort_key`` of ``DEFAULT_SORT``, ties in
   insertion order, whether any two keys tie) and the subset ``spec.predict.is_public`` selects.
@@ -85,8 +86,59 @@ def _iso(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-InWorker = Callable[[Callable[[], T]], Awaitable[T]]
-"""Runs a function in the mock's worker thread and awaits its result (``service._in_worker``)."""
+Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+"""Runs a function in a forked child and awaits its result (``mock_server.offload.Offloader.run``)."""
+
+
+class Overtaken(Exception):
+    """A prediction made off the loop read state that changed before it could be applied."""
+
+
+@dataclass
+class _Changes:
+    """What was written while an offloaded prediction ran."""
+
+    ids: set[str]
+    keys: set[str]
+    triggers: bool = False
+    everything: bool = False
+
+
+class _Recording:
+    """The store as ``StateView``, noting what the predictor reads (to detect conflicting writes)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.ids: set[str] = set()
+        self.keys: set[str] = set()
+        self.listed = False
+
+    def find_user(self, user_id: str) -> User | None:
+        return self._store.find_user(user_id)
+
+    def all_triggers(self) -> Sequence[Trigger]:
+        self.listed = True
+        return self._store.all_triggers()
+
+    def public_triggers(self) -> Sequence[Trigger]:
+        self.listed = True
+        return self._store.public_triggers()
+
+    def find_trigger(self, trigger_id: str) -> Trigger | None:
+        self.ids.add(trigger_id)
+        return self._store.find_trigger(trigger_id)
+
+    def rate_window(self, key: str) -> RateWindow | None:
+        self.keys.add(key)
+        return self._store.rate_window(key)
+
+    def conflicts(self, changes: _Changes) -> bool:
+        return (
+            changes.everything
+            or (self.listed and changes.triggers)
+            or not self.ids.isdisjoint(changes.ids)
+            or not self.keys.isdisjoint(changes.keys)
+        )
 
 
 class Store(Protocol):
@@ -98,10 +150,12 @@ class Store(Protocol):
         """Run ``predict`` on a consistent view and apply the changes it returns, atomically."""
         ...
 
-    async def transact_in_thread(
-        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], in_worker: InWorker[Any]
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
     ) -> T:
-        """``transact`` with ``predict`` running in the worker thread; the loop stays free."""
+        """``transact`` with ``predict`` run by ``offload`` (a forked child). Raises ``Overtaken``
+        when a write made meanwhile touched what the prediction read, unless ``exclusive`` (the
+        caller then guarantees that nothing else writes)."""
         ...
 
     def triggers(self) -> list[Trigger]: ...
@@ -228,8 +282,8 @@ class MemoryStore:
         self._rate_windows: dict[str, RateWindow] = {}
         self._profile: str | None = None
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
-        self.version = 0
-        """Bumped by every write: a prediction made in the worker thread is applied only if unchanged."""
+        self._watching: _Changes | None = None
+        """While a prediction runs off the loop: what is written meanwhile."""
 
     # StateView, read by the predictor ---------------------------------------------------------------
 
@@ -275,28 +329,41 @@ class MemoryStore:
         self._apply_all(changes)
         return result
 
-    async def transact_in_thread(
-        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], in_worker: InWorker[Any]
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
     ) -> T:
-        for _ in range(3):
-            version = self.version
-            try:
-                prediction: tuple[T, Sequence[Change]] = await in_worker(lambda: predict(self))
-            except Exception:
-                if self.version != version:
-                    continue  # a read raced a write on the loop: the prediction is void anyway
-                raise
-            result, changes = prediction
-            if self.version == version:  # back on the loop: nothing was written since the read
-                self._apply_all(changes)
-                return result
-        # Overtaken by writers three times in a row: predict on the loop, where nothing can interleave.
-        return self.transact(predict)
+        view = _Recording(self)
+
+        def work() -> tuple[T, Sequence[Change], _Recording]:
+            result, changes = predict(view)
+            return result, changes, view
+
+        self._watching = _Changes(set(), set())
+        try:
+            result, changes, seen = await offload(work)
+            written = self._watching
+        finally:
+            self._watching = None
+        if seen.conflicts(written) and not exclusive:
+            raise Overtaken
+        # Back on the loop: nothing the prediction read has changed, so applying it now is as if
+        # it had run here, after the writes that overtook it.
+        self._apply_all(changes)
+        result_: T = result
+        return result_
 
     def _apply_all(self, changes: Sequence[Change]) -> None:
-        if changes:
-            self.version += 1
+        watching = self._watching
         for change in changes:
+            if watching is not None:
+                if isinstance(change, CountCall):
+                    watching.keys.add(change.key)
+                elif isinstance(change, InsertTrigger):
+                    watching.triggers = True
+                    watching.ids.add(str(change.trigger["_id"]))
+                else:
+                    watching.triggers = True
+                    watching.ids.add(change.trigger_id)
             self._apply(change)
 
     def _rows_of(self, trigger_id: str) -> list[int]:
@@ -377,7 +444,8 @@ class MemoryStore:
         self._ties = 0
 
     def _clear_triggers(self) -> None:
-        self.version += 1
+        if self._watching is not None:
+            self._watching.everything = True
         self._rows.clear()
         self._rows_by_id.clear()
         self._order = []
@@ -398,12 +466,15 @@ class MemoryStore:
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         if replace:
             self._clear_triggers()
-        self.version += 1
+        if self._watching is not None:
+            self._watching.everything = True
         for trigger in triggers:
             self._insert(trigger)
 
     def reset(self) -> None:
         self._clear_triggers()
+        if self._watching is not None:
+            self._watching.everything = True
         self._rate_windows.clear()
         self._journal.clear()
 
@@ -613,17 +684,31 @@ class SqliteStore:
         return _Transaction(connection or self._connection, "BEGIN IMMEDIATE")
 
     def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
-        return self._transact(self._connection, predict, optimistic_attempts=1)
+        return self._transact(self._connection, predict, optimistic_attempts=1, fallback=True)
 
-    async def transact_in_thread(
-        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], in_worker: InWorker[Any]
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
     ) -> T:
-        def run() -> T:
-            # More optimistic attempts than on the loop: the fallback holds the write lock while it
-            # predicts, and a large body takes long to predict.
-            return self._transact(self._worker_connection(), predict, optimistic_attempts=3)
+        path = self.path
 
-        result: T = await in_worker(run)
+        def work() -> tuple[str, Any]:
+            # In the child: its own connection (SQLite locks it like another worker process). More
+            # optimistic attempts than on the loop, and no waiting for the write lock while it
+            # predicts unless the caller made the run exclusive.
+            try:
+                connection = self._open(path, synchronous="FULL")
+                return "ok", self._transact(connection, predict, optimistic_attempts=3, fallback=exclusive)
+            except Overtaken:
+                return "overtaken", None
+            except sqlite3.Error as error:
+                return "store", f"{type(error).__name__}: {error}"
+
+        status, value = await offload(work)
+        if status == "overtaken":
+            raise Overtaken
+        if status == "store":
+            raise sqlite3.OperationalError(value)
+        result: T = value
         return result
 
     def _worker_connection(self) -> sqlite3.Connection:
@@ -638,6 +723,7 @@ class SqliteStore:
         predict: Callable[[StateView], tuple[T, Sequence[Change]]],
         *,
         optimistic_attempts: int,
+        fallback: bool,
     ) -> T:
         view = _SqliteView(connection, self._users)
         for _ in range(optimistic_attempts):
@@ -655,6 +741,8 @@ class SqliteStore:
             except BaseException:
                 connection.execute("ROLLBACK")  # never leave the connection inside a transaction
                 raise
+        if not fallback:
+            raise Overtaken
         # Another process wrote after our snapshot: predict again holding the write lock.
         with self._write(connection):
             result, changes = predict(view)
