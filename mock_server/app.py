@@ -2,14 +2,14 @@
 
 Layout (outermost first)::
 
-    ServerErrorMiddleware     Starlette's last resort; only reached if this package has a bug
     PredictorMiddleware       /api/...    -> spec.predict.predict -> answer written byte for byte
                               /__mock__/  -> control endpoints (mock_server.service)
                               OPTIONS + Origin + Access-Control-Request-Method -> CORS preflight
-                              everything else: adds X-Request-Id + CORS headers and passes on
+                              docs paths  -> passed on, with X-Request-Id + CORS headers
+                              anything else -> the mock's JSON 404 (/ redirects to the docs)
     SwaggerUIMiddleware       /docs/ and /openapi.json (contract), /__mock__/docs/ and
                               /__mock__/openapi.json (control API)
-    Flask                     whatever is left: / redirects to the docs, other paths get a JSON 404
+    Flask                     below Connexion, reached by nothing (see "Why nothing reaches Flask")
 
 Why the Rocket.Chat routes are answered by an ASGI middleware and not by Flask views behind
 Connexion's routing, security and validation middleware:
@@ -20,9 +20,7 @@ Connexion's routing, security and validation middleware:
   (jsonschema is not ajv: no coercion, other messages, other order) and would answer some requests
   themselves (malformed JSON, missing X-Auth-Token) with bodies Rocket.Chat never sends. So they are
   removed from the stack, together with RoutingMiddleware, ContextMiddleware and
-  ResponseValidationMiddleware, which only serve Connexion operations (none is reached) and cost
-  time on every request. ``ExceptionMiddleware`` is not needed either: nothing below raises HTTP
-  exceptions for the API paths.
+  ResponseValidationMiddleware, which only serve Connexion operations.
 * The predictor needs the raw request: the exact path, the raw query string, every header and the
   body bytes, however broken. A Flask view sees them through werkzeug, which decodes, merges and
   may reject; the ASGI scope has them as sent.
@@ -35,55 +33,105 @@ Connexion's routing, security and validation middleware:
 * The 6.13 profile waits 0.5-1 s before a 401/403; here that is an ``asyncio.sleep`` that holds no
   thread, so slow answers never starve other requests.
 
+Why nothing reaches Flask: Connexion registers a Flask route for every operation of both documents.
+Without Connexion's routing and context middleware such a route fails when called ("Working outside
+of operation context"), and Flask normalises paths (``//api/...`` matches ``/api/...``), so a path
+the predictor does not own could land on one. The middleware therefore passes on only the paths
+Swagger UI serves, answers the rest itself, and turns what Starlette raises below it (a 404 of the
+static files, a 405, a file name too long for the OS) into the mock's JSON answer.
+
 Connexion still does what it is good at: it loads and serves both OpenAPI documents and their
-Swagger UI pages (``add_api`` with a resolver that sends every operation to ``_not_reached``; the
-Flask routes it registers are shadowed by the middleware, which answers those paths first).
+Swagger UI pages (``add_api`` with a resolver that sends every operation to ``_not_reached``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import importlib
 import logging
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import flask
 from connexion import FlaskApp
 from connexion.middleware import MiddlewarePosition
-from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_server.cors import CorsPolicy
-from mock_server.service import CONTROL_PREFIX, MockService, Reply
+from mock_server.guard import ControlGuard
+from mock_server.offload import ChildError, OffloadFailed
+from mock_server.service import CONTROL_PREFIX, MockService, Reply, StorageFault, mock_error
 from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store
 from spec.contract import CONTRACT_PATH
-from spec.model import Request
+from spec.headers import CONTENT_TYPE
+from spec.model import Headers, Request
 from spec.predict import Predictor, predict
-from spec.routes import CONFIG_PATH, TRIGGERS_PATH
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from spec.routes import CONFIG_PATH, TRIGGERS_PATH, is_api_path
 
 CONTROL_SPEC_PATH = Path(__file__).with_name("control.openapi.json")
 REQUEST_ID_HEADER = "x-request-id"
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_B_CONTENT_LENGTH = b"content-length"
+_B_CONNECTION_CLOSE = (b"connection", b"close")
+_DOCS_METHODS = frozenset({"GET", "HEAD"})
+
+OFF_LOOP_BODY_BYTES = 32 * 1024
+"""Bodies larger than this are parsed, validated and answered in a forked child (mock_server.offload),
+so that one hostile body cannot hold the event loop; smaller ones cost less on the loop (at most a
+few milliseconds) than the fork would."""
 
 logger = logging.getLogger("mock_server")
 # Request ids only have to be unique, not secret: no os.urandom syscall per request.
 _request_ids = random.Random()
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """One request on its way through the middleware: what the log line and the journal need."""
+
+    method: str
+    path: str
+    query: str
+    client_address: str
+    request_id: str
+    started: float
+    origin: str | None
+    headers: Headers
+    header: dict[str, str]
+    """Lower-case name to first value, for the middleware's own decisions (never the predictor's)."""
+    extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    """X-Request-Id and CORS headers, added to whatever the answer is."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What the dispatcher decided to answer; ``_respond`` writes it, logs it and journals it."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    operation: str
+    journal: bool = False
+    delay: tuple[float, float] | None = None
+    close: bool = False
+
+
+_PASSED_ON = _Reply(0, (), b"", "docs")
+"""Marker: the app below has answered (status and log line are handled by ``_pass_on``)."""
+
+
+def _from_reply(reply: Reply, operation: str, *, journal: bool = False, close: bool = False) -> _Reply:
+    return _Reply(reply.status, reply.headers, reply.body, operation, journal, None, close)
 
 
 class _BodyTooLarge(Exception):
@@ -94,9 +142,25 @@ class _ClientGone(Exception):
     pass
 
 
+class _Refused(Exception):
+    """Raised while reading a request that the mock answers itself before the body is complete."""
+
+    def __init__(self, reply: _Reply) -> None:
+        super().__init__()
+        self.reply = reply
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _ClientGone
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):  # the common case: the whole body in one message
+        if len(body) > limit:
+            raise _BodyTooLarge
+        return body
+    chunks = [body]
+    size = len(body)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -110,49 +174,73 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _encode_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    # latin-1 is HTTP's own header encoding; the contract only produces ASCII anyway.
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+class _EncodedHeaders:
+    """Answer headers as bytes. Most answers share a handful of header tuples; encoding each once
+    saves work on every request (the cache is bounded: rate-limit headers carry a timestamp)."""
 
+    def __init__(self, size: int = 256) -> None:
+        self._cache: dict[Headers, list[tuple[bytes, bytes]]] = {}
+        self._size = size
 
-@dataclass
-class _Exchange:
-    """One request on its way through the middleware: what the log line and the journal need."""
-
-    method: str
-    path: str
-    query: str
-    client_address: str
-    request_id: str
-    started: float
-    extra_headers: list[tuple[str, str]]
-    """X-Request-Id and CORS headers, added to whatever the answer is."""
+    def __call__(self, headers: Headers) -> list[tuple[bytes, bytes]]:
+        encoded = self._cache.get(headers)
+        if encoded is None:
+            # latin-1 is HTTP's own header encoding; the contract only produces ASCII anyway.
+            encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+            if len(self._cache) >= self._size:
+                self._cache.clear()
+            self._cache[headers] = encoded
+        return encoded
 
 
 class PredictorMiddleware:
-    """See the module docstring. One instance per process; it owns the store's lifetime."""
+    """See the module docstring. One instance per process; it owns the store's lifetime.
+
+    ``__call__`` only dispatches: each kind of request has a small function that returns a ``_Reply``
+    (as Starlette's ``CORSMiddleware`` dispatches to ``preflight_response``/``simple_response``), and
+    ``_respond`` is the one place that writes, logs and journals an answer.
+    """
 
     def __init__(self, app: ASGIApp, *, service: MockService, docs_prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.service = service
         self.settings = service.settings
         self.cors = CorsPolicy(self.settings.cors_origins)
+        self.guard = ControlGuard(self.settings, self.cors)
         self.docs_prefixes = docs_prefixes
-        """Paths under /__mock__/ that belong to Connexion: the control API's spec and Swagger UI."""
+        """Paths that belong to Connexion: the documents and the Swagger UI pages."""
         self.limit = self.settings.max_body_bytes
+        self.encode = _EncodedHeaders()
+        self._too_large = Reply.json(
+            413,
+            mock_error(
+                f"The mock server buffers at most {self.limit} bytes (--max-body-bytes)",
+                "mock-body-too-large",
+            ),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
+        if scope["type"] == "http":
+            exchange = self._exchange(scope)
+            try:
+                reply = await self._dispatch(scope, receive, send, exchange)
+            except _Refused as refused:
+                reply = refused.reply
+            except _ClientGone:
+                return
+            except Exception as error:  # the mock's own bug: a JSON answer that says so, one log line
+                logger.error("mock server error on %s %s: %r", exchange.method, exchange.path, error)
+                reply = _from_reply(Reply.json(500, mock_error(f"internal error: {error!r}")), "mock-error")
+            if reply is not _PASSED_ON:
+                await self._respond(send, exchange, reply)
+        elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
+        else:
             await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
+
+    def _exchange(self, scope: Scope) -> _Exchange:
         # The raw path as sent (still percent-encoded): the contract decodes it like Express would.
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        path = raw_path.decode("latin-1")
-        method: str = scope["method"]
         headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
         header = {name.lower(): value for name, value in reversed(headers)}  # first value wins
         client_id = header.get(REQUEST_ID_HEADER)
@@ -164,131 +252,175 @@ class PredictorMiddleware:
         origin = header.get("origin")
         client = scope.get("client")
         exchange = _Exchange(
-            method,
-            path,
+            scope["method"],
+            raw_path.decode("latin-1"),
             scope.get("query_string", b"").decode("latin-1"),
             client[0] if client else "127.0.0.1",
             request_id,
-            started,
-            [(REQUEST_ID_HEADER, request_id), *self.cors.response_headers(origin)],
+            time.perf_counter(),
+            origin,
+            headers,
+            header,
         )
+        exchange.extra_headers.append((b"x-request-id", request_id.encode("latin-1")))
+        if origin is not None:
+            exchange.extra_headers += self.encode(self.cors.response_headers(origin))
+        return exchange
 
-        if method == "OPTIONS" and origin is not None and "access-control-request-method" in header:
-            await self._preflight(exchange, origin, header.get("access-control-request-headers"), send)
-            return
-        is_api = path == "/api" or path.startswith("/api/")
-        is_control = path.startswith(CONTROL_PREFIX + "/") and not path.startswith(self.docs_prefixes)
-        if not is_api and not is_control:
-            await self._pass_on(scope, receive, send, exchange)
-            return
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> _Reply:
+        path, method = exchange.path, exchange.method
+        if (
+            method == "OPTIONS"
+            and exchange.origin is not None
+            and "access-control-request-method" in exchange.header
+        ):
+            return self._preflight(exchange)
+        if is_api_path(path):
+            return await self._api(await self._request(receive, exchange, journal=True))
+        if path.startswith(self.docs_prefixes):
+            return await self._docs(scope, receive, send, exchange)
+        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            refusal = self.guard.check(exchange.method, path, exchange.header)
+            if refusal is not None:
+                return _from_reply(refusal, "control-refused")
+            return await self._control(await self._request(receive, exchange, journal=False))
+        return self._elsewhere(exchange)
 
+    async def _request(self, receive: Receive, exchange: _Exchange, *, journal: bool) -> Request:
         try:
             body = await _read_body(receive, self.limit)
-        except _ClientGone:
-            return
         except _BodyTooLarge:
-            reply = Reply.json(
-                413,
-                {
-                    "success": False,
-                    "error": f"The mock server buffers at most {self.limit} bytes (--max-body-bytes)",
-                    "errorType": "mock-body-too-large",
-                },
-            )
             # Close the connection: the rest of the body is still on the wire, unread.
-            exchange.extra_headers.append(("connection", "close"))
-            await self._write(send, exchange, reply.status, reply.headers, reply.body)
-            self._finish(exchange, reply.status, "mock-body-too-large", journal=is_api)
-            return
-        request = Request(
-            method=method,
-            path=path,
+            reply = _from_reply(self._too_large, "mock-body-too-large", journal=journal, close=True)
+            raise _Refused(reply) from None
+        return Request(
+            method=exchange.method,
+            path=exchange.path,
             query=exchange.query,
-            headers=headers,
+            headers=exchange.headers,
             body=body,
             client_address=exchange.client_address,
         )
-        if is_control:
-            reply = self.service.control(request)
-            await self._write(send, exchange, reply.status, reply.headers, reply.body)
-            self._finish(exchange, reply.status, "control", journal=False)
-            return
+
+    async def _api(self, request: Request) -> _Reply:
+        await self.service.through_gate()
         try:
-            outcome = self.service.answer(request)
+            if len(request.body) > OFF_LOOP_BODY_BYTES:
+                outcome = await self.service.answer_offloaded(request)
+            else:
+                outcome = self.service.answer(request)
+        except StorageFault as fault:
+            return _from_reply(fault.reply, "mock-storage-error", journal=True)
+        except OffloadFailed as failure:
+            logger.error("mock server: a large body was not answered: %s", failure)
+            if failure.memory:
+                message = f"answering this body needs more than {self.settings.offload_memory_bytes} bytes"
+                reply = Reply.json(413, mock_error(f"mock server: {message}", "mock-body-too-complex"))
+            else:
+                reply = Reply.json(503, mock_error(f"mock server: {failure}", "mock-offload-failed"))
+            return _from_reply(reply, "mock-offload-failed", journal=True)
         except Exception as error:
             # A bug in the contract (or in a mutant predictor): say so plainly, never a traceback.
-            logger.error(
-                "the predictor failed on %s %s: %r",
-                method,
-                path,
-                error,
-                exc_info=logger.isEnabledFor(10),
-            )
-            reply = Reply.json(
-                500,
-                {
-                    "success": False,
-                    "error": f"mock server: the contract raised {type(error).__name__}: {error}",
-                    "errorType": "mock-contract-error",
-                },
-            )
-            await self._write(send, exchange, reply.status, reply.headers, reply.body)
-            self._finish(exchange, reply.status, "mock-contract-error")
-            return
+            logger.error("the predictor failed on %s %s: %r", request.method, request.path, error)
+            kind = error.kind if isinstance(error, ChildError) else type(error).__name__
+            text = error.text if isinstance(error, ChildError) else str(error)
+            message = f"mock server: the contract raised {kind}: {text}"
+            reply = Reply.json(500, mock_error(message, "mock-contract-error"))
+            return _from_reply(reply, "mock-contract-error", journal=True)
         answer = outcome.answer
-        if answer.delay_seconds is not None:
-            low, high = answer.delay_seconds
-            await asyncio.sleep(random.uniform(low, high))
-        await self._write(send, exchange, answer.status, answer.headers, answer.body)
-        self._finish(exchange, answer.status, outcome.operation)
+        return _Reply(
+            answer.status, answer.headers, answer.body, outcome.operation, True, answer.delay_seconds
+        )
 
-    async def _write(
-        self, send: Send, exchange: _Exchange, status: int, headers: Iterable[tuple[str, str]], body: bytes
-    ) -> None:
-        encoded = _encode_headers([*headers, *exchange.extra_headers])
-        if not any(name == b"content-length" for name, _ in encoded):
-            encoded.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": encoded})
-        await send({"type": "http.response.body", "body": body})
+    async def _control(self, request: Request) -> _Reply:
+        await self.service.through_gate()
+        try:
+            reply = await self.service.control(request)
+        except StorageFault as fault:
+            reply = fault.reply
+        return _from_reply(reply, "control")
 
-    async def _preflight(self, exchange: _Exchange, origin: str, requested: str | None, send: Send) -> None:
-        exchange.extra_headers = [(REQUEST_ID_HEADER, exchange.request_id)]
+    def _preflight(self, exchange: _Exchange) -> _Reply:
+        origin = exchange.origin
+        assert origin is not None
+        exchange.extra_headers = exchange.extra_headers[:1]  # the request id; CORS comes from the reply
         if not self.cors.allows(origin):
-            reply = Reply.json(
-                403, {"error": f"origin {origin} is not allowed; start the mock with --cors-origin {origin}"}
-            )
-            await self._write(send, exchange, reply.status, reply.headers, reply.body)
-            self._finish(exchange, reply.status, "cors-preflight", journal=False)
-            return
-        await self._write(send, exchange, 204, self.cors.preflight_headers(origin, requested), b"")
-        self._finish(exchange, 204, "cors-preflight", journal=False)
+            message = f"origin {origin} is not allowed; start the mock with --cors-origin {origin}"
+            return _from_reply(Reply.json(403, {"error": message}), "cors-preflight")
+        requested = exchange.header.get("access-control-request-headers")
+        return _Reply(204, tuple(self.cors.preflight_headers(origin, requested)), b"", "cors-preflight")
 
-    async def _pass_on(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> None:
-        """Docs, Swagger UI and Flask: add the correlation and CORS headers, log the line."""
-        encoded_extra = _encode_headers(exchange.extra_headers)
+    def _elsewhere(self, exchange: _Exchange) -> _Reply:
+        """Paths outside /api, /__mock__ and the docs: the index redirects, the rest is a JSON 404."""
+        docs = self.settings.docs_path.rstrip("/")
+        if exchange.path == "/" and exchange.method in _DOCS_METHODS:
+            return _Reply(302, (("location", f"{docs}/"), (CONTENT_TYPE, "text/plain")), b"", "docs")
+        message = (
+            f"Not found: {exchange.method} {exchange.path}. This mock serves {TRIGGERS_PATH}[/{{_id}}] and "
+            f"{CONFIG_PATH}; docs at {docs}/, control endpoints under {CONTROL_PREFIX}/"
+        )
+        return _from_reply(Reply.json(404, mock_error(message, "mock-not-found")), "docs")
+
+    async def _docs(self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange) -> _Reply:
+        """Swagger UI and the documents: passed on; what Starlette raises below becomes JSON."""
+        if exchange.method not in _DOCS_METHODS:
+            reply = Reply.json(405, mock_error(f"{exchange.method} is not allowed on {exchange.path}"))
+            return _Reply(405, (*reply.headers, ("allow", "GET, HEAD")), reply.body, "docs")
+        host = exchange.header.get("host")
+        if host is not None and self.guard.is_own_host(host):
+            # Swagger UI's Servers list: the address this page was loaded from (Connexion reads it here).
+            base = CONTROL_PREFIX if exchange.path.startswith(CONTROL_PREFIX) else ""
+            scope = {**scope, "route_root_path": f"http://{host}{base}"}
+        started = False
         status = 500
+        extra = exchange.extra_headers
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal started, status
             if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", []), *encoded_extra]}
+                started, status = True, message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
-        self._finish(exchange, status, "docs", journal=False)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except HTTPException as error:  # 404 of the static files, 405 of Starlette's router
+            if started:
+                raise
+            return _from_reply(
+                Reply.json(error.status_code, mock_error(f"{error.detail}: {exchange.path}")), "docs"
+            )
+        except OSError as error:
+            if started or error.errno != errno.ENAMETOOLONG:
+                raise
+            return _from_reply(Reply.json(404, mock_error(f"Not Found: {exchange.path}")), "docs")
+        self._log(exchange, status, "docs")
+        return _PASSED_ON
 
-    def _finish(self, exchange: _Exchange, status: int, operation: str, *, journal: bool = True) -> None:
-        if journal:
+    async def _respond(self, send: Send, exchange: _Exchange, reply: _Reply) -> None:
+        if reply.delay is not None:
+            low, high = reply.delay
+            await asyncio.sleep(random.uniform(low, high))
+        headers = [*self.encode(reply.headers), *exchange.extra_headers]
+        if not any(name == _B_CONTENT_LENGTH for name, _ in headers):
+            headers.append((_B_CONTENT_LENGTH, str(len(reply.body)).encode()))
+        if reply.close:
+            headers.append(_B_CONNECTION_CLOSE)
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply.body})
+        if reply.journal:
             self.service.record(
                 exchange.request_id,
                 method=exchange.method,
                 path=exchange.path,
                 query=exchange.query,
-                status=status,
-                operation=operation,
+                status=reply.status,
+                operation=reply.operation,
                 started=exchange.started,
             )
+        self._log(exchange, reply.status, reply.operation)
+
+    def _log(self, exchange: _Exchange, status: int, operation: str) -> None:
         if self.settings.quiet:
             return
         target = exchange.path + ("?" + exchange.query if exchange.query else "")
@@ -309,7 +441,7 @@ class PredictorMiddleware:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.service.store.close()
+                self.service.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -317,7 +449,7 @@ class PredictorMiddleware:
 def _not_reached(*args: Any, **kwargs: Any) -> tuple[dict[str, object], int]:
     """Every operation of both documents resolves here, but PredictorMiddleware answers those paths
     before Flask sees them. If this ever runs, the middleware stack was changed; say so."""
-    return {"success": False, "error": "mock server misconfigured: request bypassed the predictor"}, 500
+    return mock_error("mock server misconfigured: request bypassed the predictor"), 500
 
 
 def open_store(settings: MockSettings) -> Store:
@@ -358,7 +490,7 @@ def create_app(
         __name__,
         # Measured: each Connexion middleware left out is time saved on every request; the predictor
         # does routing, security and validation, so only the Swagger UI/spec serving is kept.
-        middlewares=[ServerErrorMiddleware, SwaggerUIMiddleware],
+        middlewares=[SwaggerUIMiddleware],
         resolver=Resolver(function_resolver=lambda operation_id: _not_reached),
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path=docs),
         validate_responses=False,
@@ -369,40 +501,21 @@ def create_app(
         position=MiddlewarePosition.BEFORE_SWAGGER,
         service=service,
         docs_prefixes=(
+            docs + "/",
+            docs,
+            "/openapi.json",
+            "/openapi.yaml",
             f"{CONTROL_PREFIX}{docs}",
             f"{CONTROL_PREFIX}/openapi.json",
             f"{CONTROL_PREFIX}/openapi.yaml",
         ),
     )
     # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the
-    # document with a relative server, so "Try it out" calls whatever address the page came from.
+    # document with the server the page came from (PredictorMiddleware._docs sets it).
     app.add_api(CONTRACT_PATH, base_path="", name="contract")
     app.add_api(CONTROL_SPEC_PATH, base_path=CONTROL_PREFIX, name="control")
-    _add_flask_fallback(app.app, docs)
     asgi_app: ASGIApp = app
     return asgi_app
-
-
-def _add_flask_fallback(flask_app: flask.Flask, docs: str) -> None:
-    """Paths outside /api, /__mock__ and the docs: a JSON 404 that says where things are."""
-
-    def index() -> Any:
-        return flask.redirect(f"{docs}/", code=302)
-
-    def not_found(path: str) -> flask.Response:
-        reply = Reply.json(
-            404,
-            {
-                "success": False,
-                "error": f"Not found: /{path}. This mock serves {TRIGGERS_PATH}[/{{_id}}] and "
-                f"{CONFIG_PATH}; docs at {docs}/, control endpoints under {CONTROL_PREFIX}/",
-            },
-        )
-        return flask.Response(reply.body, status=reply.status, headers=list(reply.headers))
-
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    flask_app.add_url_rule("/", "mock_index", index, methods=["GET", "HEAD"])
-    flask_app.add_url_rule("/<path:path>", "mock_not_found", not_found, methods=methods)
 
 
 def load_predictor(reference: str | None) -> Predictor:
@@ -434,6 +547,9 @@ def tune_garbage_collector() -> None:
 
 def app_from_environment() -> ASGIApp:
     """Factory for ``--workers N``: each spawned worker rebuilds the app from the CLI's settings."""
+    from mock_server.lifeline import exit_with_parent
+
+    exit_with_parent()
     tune_garbage_collector()
     settings = MockSettings.from_environment()
     return create_app(settings, predictor=load_predictor(settings.predictor))

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from mock_server.guard import is_loopback
+from mock_server.lifeline import mark_supervisor
 from mock_server.service import CONTROL_PREFIX, parse_seed
 from mock_server.settings import (
     DEFAULT_CORS_ORIGINS,
@@ -118,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
     )
     parser.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help=f"the control API ({CONTROL_PREFIX}/) then wants 'Authorization: Bearer TOKEN' (health "
+        "excepted); the Rocket.Chat routes are unaffected",
+    )
+    parser.add_argument(
         "--predictor",
         metavar="MODULE:NAME",
         help="answer with this function instead of spec.predict.predict (same signature); for "
@@ -181,17 +189,44 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         ids=IdSource.parse(arguments.ids),
         max_body_bytes=arguments.max_body_bytes,
         predictor=arguments.predictor,
+        control_token=arguments.control_token or None,
     )
 
 
+def check_database_path(path: str) -> None:
+    """``--db`` must name a file the mock can keep and share: refuse what SQLite would take but not keep."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        raise SettingsError(
+            f"--db {path!r}: needs a file path (an in-memory or URI database keeps nothing across "
+            "restarts and is not shared by workers; leave --db out to keep state in memory)"
+        )
+    if os.path.isdir(path):
+        raise SettingsError(f"--db {path}: is a directory, not a database file")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise SettingsError(f"--db {path}: directory {directory} does not exist")
+
+
 def prepare_database(settings: MockSettings) -> str:
-    """Create the schema and seed an empty database once, before any worker starts."""
+    """Check, create the schema and seed an empty database once, before any worker starts.
+
+    Faults are found here, not on the first request: the file must be SQLite, pass ``PRAGMA
+    quick_check`` and take a write (a read-only file or directory fails that write).
+    """
     assert settings.db_path is not None
+    path = settings.db_path
+    check_database_path(path)
     try:
-        store = SqliteStore(settings.db_path, settings.users, journal_size=settings.journal_size)
+        store = SqliteStore(path, settings.users, journal_size=settings.journal_size)
     except sqlite3.Error as error:
-        raise SettingsError(f"--db {settings.db_path}: cannot open it as SQLite: {error}") from None
+        raise SettingsError(f"--db {path}: cannot use it as an SQLite database: {error}") from None
     try:
+        try:
+            problem = store.health_check()
+        except sqlite3.Error as error:
+            problem = f"the database is damaged ({error})"
+        if problem is not None:
+            raise SettingsError(f"--db {path}: {problem}")
         if settings.seed_triggers is None:
             return ""
         stored = store.count()
@@ -246,9 +281,12 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         lines.append(
             f"  PREDICTOR:   {settings.predictor} (NOT spec.predict.predict: answers may be wrong on purpose)"
         )
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+    if settings.control_token is not None:
+        lines.append(f"  control token: Authorization: Bearer {settings.control_token}")
+    if not is_loopback(settings.host):
         lines.append(
-            f"  warning:     the control endpoints have no authentication and {settings.host} is not loopback"
+            f"  warning:     {settings.host} is not loopback: the control API's Host check is off"
+            + ("" if settings.control_token else "; protect it with --control-token")
         )
     lines.append(f"Listening on {url} (Ctrl+C to stop)")
     return "\n".join(lines)
@@ -292,6 +330,7 @@ def serve(settings: MockSettings, sock: socket.socket) -> None:
         return
     # uvicorn spawns fresh interpreters: they rebuild the app from the settings in the environment.
     os.environ[SETTINGS_ENVIRONMENT_VARIABLE] = settings.to_json()
+    mark_supervisor()
     Multiprocess(
         _uvicorn_config("mock_server.app:app_from_environment", settings.workers), sockets=[sock]
     ).run()

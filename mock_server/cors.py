@@ -14,6 +14,7 @@ ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 DEFAULT_ALLOWED_HEADERS = "Content-Type, X-User-Id, X-Auth-Token, X-Request-Id"
 EXPOSED_HEADERS = "X-Request-Id"
 PREFLIGHT_MAX_AGE = "600"
+_VARY_ORIGIN = (("vary", "Origin"),)
 
 
 _ORIGIN_PARTS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<host>.+?)(?::(?P<port>\d+|\*))?")
@@ -43,16 +44,16 @@ class CorsPolicy:
     def allows(self, origin: str) -> bool:
         return any(pattern.fullmatch(origin) for pattern in self._patterns)
 
-    def response_headers(self, origin: str | None) -> list[tuple[str, str]]:
+    def response_headers(self, origin: str | None) -> tuple[tuple[str, str], ...]:
         """Headers for an actual (non-preflight) response."""
         if origin is None or not self.allows(origin):
             # Vary anyway: a cache must not reuse this answer for an origin that is allowed.
-            return [("vary", "Origin")] if origin is not None else []
-        return [
+            return _VARY_ORIGIN if origin is not None else ()
+        return (
             ("access-control-allow-origin", origin),
             ("access-control-expose-headers", EXPOSED_HEADERS),
             ("vary", "Origin"),
-        ]
+        )
 
     def preflight_headers(self, origin: str, requested_headers: str | None) -> list[tuple[str, str]]:
         # Echo what the browser asks for: any request header is fine with the mock, and the predictor

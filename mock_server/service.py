@@ -8,17 +8,21 @@ the id source, and applies the changes the predictor returns. The control endpoi
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
 import os
 import random
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.settings import MockSettings
-from mock_server.stores import JournalEntry, Store
+from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, Request, StateView, Trigger
@@ -27,7 +31,37 @@ from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from spec.triggers import SeedError, load_seed_triggers
 
 CONTROL_PREFIX = "/__mock__"
+OFF_LOOP_BYTES = 32 * 1024
+"""Control bodies and dumps above this size are parsed or rendered in the worker thread."""
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
+logger = logging.getLogger("mock_server")
+T = TypeVar("T")
+
+WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mock-heavy")
+"""Where large bodies are parsed, validated and answered, and large dumps rendered. One thread: at
+most one such request is in memory at a time, whatever the number of clients (the memory bound)."""
+
+
+def mock_error(message: str, error_type: str = "mock-error") -> dict[str, Any]:
+    """The body of an answer the mock gives for itself (never one Rocket.Chat gives)."""
+    return {"success": False, "error": message, "errorType": error_type}
+
+
+STORE_ERRORS = (sqlite3.Error, OSError)
+
+
+class StorageFault(Exception):
+    """The store failed (disk full, file removed or corrupted, read-only): the mock answers for itself."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        logger.error("mock server: store failure: %s", error)
+        self.reply = Reply.json(
+            503,
+            mock_error(f"mock server: its store failed, nothing was changed: {error}", "mock-storage-error"),
+        )
+
+
 JSON_HEADERS = ((CONTENT_TYPE, JSON_CONTENT_TYPE), *NO_CACHE_HEADERS)
 """The control API's own answers are never cached either."""
 
@@ -53,6 +87,11 @@ class MockService:
         self._predictor = predictor
         self._predicted = 0
         """How many requests the predictor has seen since start or reset (drives --clock/--ids)."""
+        self.offloader = Offloader(
+            budget_bytes=settings.offload_memory_bytes, timeout_seconds=settings.offload_timeout_seconds
+        )
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
@@ -73,21 +112,63 @@ class MockService:
         )
         return Environment(now_ms=now_ms, new_trigger_id=new_id)
 
-    def answer(self, request: Request) -> Outcome:
+    def _prediction(self, request: Request) -> Callable[[StateView], tuple[Outcome, Sequence[Change]]]:
         profile = self.profile()
         environment = self.environment()
+        predictor = self._predictor
 
         def predict(view: StateView) -> tuple[Outcome, Sequence[Change]]:
-            outcome = self._predictor(request, view, profile, environment)
+            outcome = predictor(request, view, profile, environment)
             return outcome, outcome.changes
 
-        return self.store.transact(predict)
+        return predict
+
+    def answer(self, request: Request) -> Outcome:
+        predict = self._prediction(request)
+        try:
+            return self.store.transact(predict)
+        except STORE_ERRORS as error:
+            raise StorageFault(error) from None
+
+    async def answer_offloaded(self, request: Request) -> Outcome:
+        """The same answer as ``answer``, predicted in a forked child (for large bodies)."""
+        predict = self._prediction(request)
+        try:
+            for _ in range(3):
+                try:
+                    return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=False)
+                except Overtaken:
+                    continue
+            # Overtaken three times: hold every other state access back (they await the gate, the
+            # loop stays free) and predict once more with nothing to interleave.
+            self.gate.clear()
+            try:
+                return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=True)
+            finally:
+                self.gate.set()
+        except STORE_ERRORS as error:
+            raise StorageFault(error) from None
+
+    async def through_gate(self) -> None:
+        """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
+        if not self.gate.is_set():
+            await self.gate.wait()
+
+    def close(self) -> None:
+        self.store.close()
 
     # -- control endpoints ---------------------------------------------------------------------------
 
-    def control(self, request: Request) -> Reply:
+    async def control(self, request: Request) -> Reply:
+        try:
+            return await self._control(request)
+        except STORE_ERRORS as error:
+            raise StorageFault(error) from None
+
+    async def _control(self, request: Request) -> Reply:
         route = request.path[len(CONTROL_PREFIX) :].rstrip("/") or "/"
-        handlers = {
+        handlers: dict[str, dict[str, Callable[[Request], Any]]] = {
+            "/": {"GET": self._index},
             "/health": {"GET": self._health},
             "/reset": {"POST": self._reset},
             "/triggers": {"GET": self._get_triggers, "POST": self._load_triggers},
@@ -100,7 +181,7 @@ class MockService:
                 404,
                 {
                     "error": f"no control endpoint {request.path}",
-                    "endpoints": [f"{m} {CONTROL_PREFIX}{path}" for path, ms in handlers.items() for m in ms],
+                    "endpoints": self._endpoints(),
                     "docs": f"{CONTROL_PREFIX}{self.settings.docs_path}/",
                 },
             )
@@ -108,10 +189,36 @@ class MockService:
         if handler is None:
             return Reply(
                 405,
-                json.dumps({"error": f"{request.method} is not allowed on {request.path}"}).encode(),
+                stringify({"error": f"{request.method} is not allowed on {request.path}"}).encode(),
                 (*JSON_HEADERS, ("allow", ", ".join(methods))),
             )
-        return handler(request)
+        reply = handler(request)
+        answered: Reply = await reply if asyncio.iscoroutine(reply) else reply
+        return answered
+
+    def _endpoints(self) -> list[str]:
+        return [
+            f"GET {CONTROL_PREFIX}/",
+            f"GET {CONTROL_PREFIX}/health",
+            f"POST {CONTROL_PREFIX}/reset",
+            f"GET {CONTROL_PREFIX}/triggers",
+            f"POST {CONTROL_PREFIX}/triggers",
+            f"GET {CONTROL_PREFIX}/journal",
+            f"GET {CONTROL_PREFIX}/profile",
+            f"PUT {CONTROL_PREFIX}/profile",
+            f"POST {CONTROL_PREFIX}/profile",
+        ]
+
+    def _index(self, request: Request) -> Reply:
+        return Reply.json(
+            200,
+            {
+                "endpoints": self._endpoints(),
+                "docs": f"{CONTROL_PREFIX}{self.settings.docs_path}/",
+                "openapi": f"{CONTROL_PREFIX}/openapi.json",
+                "profiles": list(PROFILES),
+            },
+        )
 
     def _health(self, request: Request) -> Reply:
         return Reply.json(
@@ -119,7 +226,7 @@ class MockService:
             {
                 "status": "ok",
                 "profile": self.store.profile_name(self.settings.profile),
-                "triggers": len(self.store.triggers()),
+                "triggers": self.store.count(),
                 "state": self.store.description,
                 "pid": os.getpid(),
             },
@@ -130,18 +237,29 @@ class MockService:
         self._predicted = 0
         return Reply.json(200, {"reset": True})
 
-    def _get_triggers(self, request: Request) -> Reply:
-        return Reply.json(200, {"triggers": self.store.triggers()})
+    async def _get_triggers(self, request: Request) -> Reply:
+        # Reading may be cheap (memory) but rendering every stored trigger is not: off the loop.
+        read = self.store.snapshot()
+        return await _in_worker(lambda: Reply.json(200, {"triggers": read()}))
 
-    def _load_triggers(self, request: Request) -> Reply:
+    async def _load_triggers(self, request: Request) -> Reply:
         query = parse_qs(request.query)
         replace = query.get("replace", ["false"])[-1].lower() in ("1", "true", "yes")
         try:
-            triggers = parse_seed(request.body)
+            if len(request.body) > OFF_LOOP_BYTES:  # parsed in a forked child, like a large API body
+                triggers = await self.offloader.run(lambda: parse_seed(request.body))
+            else:
+                triggers = parse_seed(request.body)
         except SeedError as error:
             return Reply.json(400, {"error": str(error)})
+        except ChildError as error:
+            if error.kind != SeedError.__name__:
+                raise
+            return Reply.json(400, {"error": error.text})
+        except OffloadFailed as failure:
+            return Reply.json(413, mock_error(f"mock server: {failure}", "mock-body-too-complex"))
         self.store.load(triggers, replace=replace)
-        return Reply.json(200, {"loaded": len(triggers), "total": len(self.store.triggers())})
+        return Reply.json(200, {"loaded": len(triggers), "total": self.store.count()})
 
     def _journal(self, request: Request) -> Reply:
         query = parse_qs(request.query)
@@ -149,7 +267,9 @@ class MockService:
             limit = int(query.get("limit", ["0"])[-1])
         except ValueError:
             return Reply.json(400, {"error": "limit must be an integer"})
-        return Reply.json(200, {"entries": [e.to_json() for e in self.store.journal(max(limit, 0))]})
+        # The journal holds at most journal_size entries: a larger limit asks for all of them.
+        limit = min(max(limit, 0), self.settings.journal_size)
+        return Reply.json(200, {"entries": [e.to_json() for e in self.store.journal(limit)]})
 
     def _get_profile(self, request: Request) -> Reply:
         return Reply.json(
@@ -158,8 +278,9 @@ class MockService:
 
     def _set_profile(self, request: Request) -> Reply:
         try:
-            body = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+            # spec's parser: iterative, so deep nesting is a 400 like any other bad body.
+            body = parse_json(request.body.decode("utf-8")) if request.body else None
+        except (JsonSyntaxError, UnicodeDecodeError):
             body = None
         name = body.get("profile") if isinstance(body, dict) else None
         if not isinstance(name, str):
@@ -192,7 +313,10 @@ class MockService:
             operation=operation,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
-        self.store.record(entry)
+        try:
+            self.store.record(entry)
+        except (sqlite3.Error, OSError) as error:  # the journal is a diagnostic: the answer stands
+            logger.error("mock server: journal write failed: %s", error)
         return entry
 
 
@@ -209,3 +333,7 @@ def parse_seed(data: bytes) -> list[Trigger]:
     if isinstance(raw, dict) and set(raw) == {"triggers"}:
         raw = raw["triggers"]
     return load_seed_triggers(raw, default_updated_ms=time.time_ns() // 1_000_000)
+
+
+async def _in_worker(work: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(WORKER, work)

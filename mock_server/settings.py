@@ -25,6 +25,11 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 that the contract, not the mock, answers every body a real server would have to look at."""
 
 
+DEFAULT_OFFLOAD_MEMORY_BYTES = 2 * 1024 * 1024 * 1024
+"""Enough for the worst body measured under the default --max-body-bytes shapes (20 MB nested ten
+million deep needs ~1.6 GB as Python objects); past it the mock answers mock-body-too-complex."""
+
+
 class SettingsError(ValueError):
     """A bad option: the command line prints the message and exits with status 2."""
 
@@ -96,14 +101,14 @@ def parse_user(text: str) -> User:
     return User(user_id=parts[0], token=parts[1], permissions=frozenset(permissions))
 
 
-_ORIGIN = re.compile(r"\*|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
+_ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
 
 
 def check_cors_origin(origin: str) -> str:
     if _ORIGIN.fullmatch(origin) is None:
         raise SettingsError(
-            f"--cors-origin {origin!r}: expected '*' or SCHEME://HOST[:PORT], where PORT may be '*' "
-            "(e.g. http://localhost:5173 or http://localhost:*)"
+            f"--cors-origin {origin!r}: expected '*', 'null' (pages opened from file://) or "
+            "SCHEME://HOST[:PORT], where PORT may be '*' (e.g. http://localhost:5173 or http://localhost:*)"
         )
     return origin
 
@@ -130,6 +135,11 @@ class MockSettings:
     docs_path: str = "/docs"
     predictor: str | None = None
     """``MODULE:NAME`` of a function to use instead of ``spec.predict.predict`` (mutation testing)."""
+    offload_memory_bytes: int = DEFAULT_OFFLOAD_MEMORY_BYTES
+    """Address space a forked child may add while it answers one large body (``mock_server.offload``)."""
+    offload_timeout_seconds: float = 300.0
+    control_token: str | None = None
+    """When set, the control API wants ``Authorization: Bearer TOKEN`` (health excepted)."""
 
     def to_json(self) -> str:
         data = asdict(self)

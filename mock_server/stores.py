@@ -7,6 +7,13 @@ contract's in-memory ``State``.
 
 * ``MemoryStore`` keeps rows like the SQLite table (O(1) insert, find, update, delete); the event
   loop runs one request at a time between awaits, so predict-then-apply is atomic without a lock.
+  A request predicted in a forked child (a large body, ``mock_server.offload``) applies its changes
+  back on the loop, and only if nothing it read was written meanwhile; otherwise it is predicted
+  again (``Overtaken``).
+* Both keep what a list and the public config read, so that neither costs more than its page: an
+  index in the default sort's order (``spec.predict.sort_key`` of ``DEFAULT_SORT``, ties in
+  insertion order, whether any two keys tie) and the subset ``spec.predict.is_public`` selects.
+  Every other sort falls back to ``spec.predict``'s full sort over all triggers.
 * ``SqliteStore`` (``--db PATH``) is shared by every worker process. A request first predicts inside
   a deferred (read) transaction: most answers (401, 403, 400, reads by users who bypass the rate
   limiter) change nothing, and those never take the write lock. When the outcome has changes, the
@@ -19,14 +26,16 @@ contract's in-memory ``State``.
 
 from __future__ import annotations
 
+import bisect
 import json
 import sqlite3
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from spec.model import (
     Change,
@@ -42,6 +51,7 @@ from spec.model import (
     apply_change,
     next_rate_window,
 )
+from spec.predict import DEFAULT_SORT, is_public, sort_key
 
 T = TypeVar("T")
 
@@ -76,6 +86,61 @@ def _iso(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+"""Runs a function in a forked child and awaits its result (``mock_server.offload.Offloader.run``)."""
+
+
+class Overtaken(Exception):
+    """A prediction made off the loop read state that changed before it could be applied."""
+
+
+@dataclass
+class _Changes:
+    """What was written while an offloaded prediction ran."""
+
+    ids: set[str]
+    keys: set[str]
+    triggers: bool = False
+    everything: bool = False
+
+
+class _Recording:
+    """The store as ``StateView``, noting what the predictor reads (to detect conflicting writes)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.ids: set[str] = set()
+        self.keys: set[str] = set()
+        self.listed = False
+
+    def find_user(self, user_id: str) -> User | None:
+        return self._store.find_user(user_id)
+
+    def all_triggers(self) -> Sequence[Trigger]:
+        self.listed = True
+        return self._store.all_triggers()
+
+    def public_triggers(self) -> Sequence[Trigger]:
+        self.listed = True
+        return self._store.public_triggers()
+
+    def find_trigger(self, trigger_id: str) -> Trigger | None:
+        self.ids.add(trigger_id)
+        return self._store.find_trigger(trigger_id)
+
+    def rate_window(self, key: str) -> RateWindow | None:
+        self.keys.add(key)
+        return self._store.rate_window(key)
+
+    def conflicts(self, changes: _Changes) -> bool:
+        return (
+            changes.everything
+            or (self.listed and changes.triggers)
+            or not self.ids.isdisjoint(changes.ids)
+            or not self.keys.isdisjoint(changes.keys)
+        )
+
+
 class Store(Protocol):
     """What the mock's request handling needs from a store."""
 
@@ -85,7 +150,21 @@ class Store(Protocol):
         """Run ``predict`` on a consistent view and apply the changes it returns, atomically."""
         ...
 
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
+    ) -> T:
+        """``transact`` with ``predict`` run by ``offload`` (a forked child). Raises ``Overtaken``
+        when a write made meanwhile touched what the prediction read, unless ``exclusive`` (the
+        caller then guarantees that nothing else writes)."""
+        ...
+
     def triggers(self) -> list[Trigger]: ...
+
+    def snapshot(self) -> Callable[[], list[Trigger]]:
+        """Every stored trigger as of now, read by the returned function (safe in the worker thread)."""
+        ...
+
+    def count(self) -> int: ...
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None: ...
 
@@ -104,25 +183,107 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _dump(trigger: Trigger) -> str:
+    # ensure_ascii keeps lone surrogates (legal in JSON text, illegal in UTF-8) storable as TEXT.
+    return json.dumps(trigger, separators=(",", ":"))
+
+
+def _load(doc: str) -> Trigger:
+    # Written by _dump from JS values (every number a float, written with a '.0' or an exponent), so
+    # the plain C decoder gives back exactly what was stored; no spec.jsvalues pass is needed.
+    trigger: Trigger = json.loads(doc)
+    return trigger
+
+
+def _default_key(trigger: Trigger) -> tuple[Any, ...]:
+    return sort_key(trigger, DEFAULT_SORT)
+
+
+class _Lazy(Sequence[Trigger]):
+    """A sequence of stored triggers read only when looked at; slices stay lazy.
+
+    ``spec.predict`` slices the sorted sequence to the page and reads only the page, so a list costs
+    its page, not the store.
+    """
+
+    def __init__(self, length: int, read: Callable[[int, int], list[Trigger]], start: int = 0) -> None:
+        self._length = length
+        self._read = read
+        self._start = start
+        self._items: list[Trigger] | None = None
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _all(self) -> list[Trigger]:
+        if self._items is None:
+            self._items = self._read(self._start, self._length)
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> Trigger: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Trigger]: ...
+
+    def __getitem__(self, index: int | slice) -> Trigger | Sequence[Trigger]:
+        if isinstance(index, slice) and index.step in (None, 1) and self._items is None:
+            start, stop, _ = index.indices(self._length)
+            return _Lazy(max(stop - start, 0), self._read, self._start + start)
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Trigger]:
+        return iter(self._all())
+
+
+class _StoredTriggers(_Lazy):
+    """``StateView.all_triggers()`` of a store: natural order, plus the default-sort index."""
+
+    def __init__(
+        self,
+        length: int,
+        read: Callable[[int, int], list[Trigger]],
+        presorted: Callable[[], tuple[Sequence[Trigger], bool] | None],
+    ) -> None:
+        super().__init__(length, read)
+        self._presorted = presorted
+
+    def sorted_by(self, sort: dict[str, Any]) -> tuple[Sequence[Trigger], bool] | None:
+        """The hook ``spec.predict.sort_triggers`` looks for; ``None``: sort them yourself."""
+        return self._presorted() if sort == DEFAULT_SORT else None
+
+
 class MemoryStore:
     """State of one process only (the default, and ``--workers 1``).
 
     Laid out like the SQLite table rather than as one immutable ``spec.model.State``: rows keyed by
-    an insertion sequence number (a dict keeps insertion order) plus an index from ``_id`` to its
-    rows, so inserting, finding, updating and deleting a trigger cost O(1) instead of copying every
-    stored trigger (a benchmark run inserts tens of thousands). Same semantics as ``State``,
-    duplicate ids included, and updates still merge through ``spec.model.apply_change``.
+    an insertion sequence number (a dict keeps insertion order), each the trigger's JSON text (about
+    a third of the memory of the dicts and lists, and nothing for the garbage collector to walk),
+    an index from ``_id`` to its rows, the default-sort index and the public subset. Inserting,
+    finding, updating and deleting a trigger cost O(1) or O(log n) plus a memmove, never a copy of
+    every stored trigger. Same semantics as ``State``, duplicate ids included, and updates still merge
+    through ``spec.model.apply_change``.
     """
 
     def __init__(self, users: Sequence[User], *, journal_size: int) -> None:
         self.description = "in memory (lost when the server stops)"
         self._users = {user.user_id: user for user in users}
-        self._rows: dict[int, Trigger] = {}
-        self._rows_by_id: dict[str, list[int]] = {}
+        self._rows: dict[int, str] = {}
+        self._rows_by_id: dict[str, int | list[int]] = {}
         self._next_row = 0
+        self._order: list[tuple[tuple[Any, ...], int]] = []
+        """(default sort key, row), sorted: the order spec.predict.sort_triggers gives DEFAULT_SORT."""
+        self._order_ok = True
+        """False once two keys could not be compared: the index is dropped, lists sort in full."""
+        self._ties = 0
+        """How many neighbours in ``_order`` have equal keys (> 0: some two triggers tie)."""
+        self._public: list[int] = []
+        """Rows that spec.predict.is_public selects, in natural order."""
         self._rate_windows: dict[str, RateWindow] = {}
         self._profile: str | None = None
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
+        self._watching: _Changes | None = None
+        """While a prediction runs off the loop: what is written meanwhile."""
 
     # StateView, read by the predictor ---------------------------------------------------------------
 
@@ -130,11 +291,32 @@ class MemoryStore:
         return self._users.get(user_id)
 
     def all_triggers(self) -> Sequence[Trigger]:
-        return list(self._rows.values())
+        return _StoredTriggers(len(self._rows), self._read_natural, self._presorted)
+
+    def _read_natural(self, start: int, length: int) -> list[Trigger]:
+        docs = list(self._rows.values())  # one C-level copy: consistent even read from the worker
+        return [_load(doc) for doc in docs[start : start + length]]
+
+    def _presorted(self) -> tuple[Sequence[Trigger], bool] | None:
+        if not self._order_ok:
+            return None
+        order, rows = list(self._order), self._rows
+
+        def read(start: int, length: int) -> list[Trigger]:
+            return [_load(rows[row]) for _, row in order[start : start + length]]
+
+        return _Lazy(len(order), read), self._ties > 0
+
+    def public_triggers(self) -> Sequence[Trigger]:
+        """The hook ``spec.predict.public_config`` looks for."""
+        rows = self._rows
+        return [_load(rows[row]) for row in list(self._public)]
 
     def find_trigger(self, trigger_id: str) -> Trigger | None:
         rows = self._rows_by_id.get(trigger_id)
-        return self._rows[rows[0]] if rows else None
+        if rows is None:
+            return None
+        return _load(self._rows[rows if isinstance(rows, int) else rows[0]])
 
     def rate_window(self, key: str) -> RateWindow | None:
         return self._rate_windows.get(key)
@@ -144,20 +326,65 @@ class MemoryStore:
     def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
         # No await between the read and the write: the event loop makes this atomic.
         result, changes = predict(self)
-        for change in changes:
-            self._apply(change)
+        self._apply_all(changes)
         return result
+
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
+    ) -> T:
+        view = _Recording(self)
+
+        def work() -> tuple[T, Sequence[Change], _Recording]:
+            result, changes = predict(view)
+            return result, changes, view
+
+        self._watching = _Changes(set(), set())
+        try:
+            result, changes, seen = await offload(work)
+            written = self._watching
+        finally:
+            self._watching = None
+        if seen.conflicts(written) and not exclusive:
+            raise Overtaken
+        # Back on the loop: nothing the prediction read has changed, so applying it now is as if
+        # it had run here, after the writes that overtook it.
+        self._apply_all(changes)
+        result_: T = result
+        return result_
+
+    def _apply_all(self, changes: Sequence[Change]) -> None:
+        watching = self._watching
+        for change in changes:
+            if watching is not None:
+                if isinstance(change, CountCall):
+                    watching.keys.add(change.key)
+                elif isinstance(change, InsertTrigger):
+                    watching.triggers = True
+                    watching.ids.add(str(change.trigger["_id"]))
+                else:
+                    watching.triggers = True
+                    watching.ids.add(change.trigger_id)
+            self._apply(change)
+
+    def _rows_of(self, trigger_id: str) -> list[int]:
+        rows = self._rows_by_id.get(trigger_id)
+        return [] if rows is None else [rows] if isinstance(rows, int) else list(rows)
 
     def _apply(self, change: Change) -> None:
         if isinstance(change, InsertTrigger):
             self._insert(change.trigger)
         elif isinstance(change, UpdateTrigger):
-            for row in self._rows_by_id.get(change.trigger_id, ()):
+            for row in self._rows_of(change.trigger_id):
+                old = _load(self._rows[row])
                 # The contract's own merge, on a one-trigger State: no second copy of the rule.
-                (self._rows[row],) = apply_change(State(triggers=(self._rows[row],)), change).triggers
+                (merged,) = apply_change(State(triggers=(old,)), change).triggers
+                self._unindex(row, old)
+                self._rows[row] = _dump(merged)
+                self._index(row, merged)
         elif isinstance(change, DeleteTrigger):
-            for row in self._rows_by_id.pop(change.trigger_id, ()):
-                del self._rows[row]
+            for row in self._rows_of(change.trigger_id):
+                self._unindex(row, _load(self._rows.pop(row)))
+            self._rows_by_id.pop(change.trigger_id, None)
         elif isinstance(change, CountCall):
             current = self._rate_windows.get(change.key)
             self._rate_windows[change.key] = next_rate_window(current, change.at_ms, change.window_ms)
@@ -167,22 +394,87 @@ class MemoryStore:
     def _insert(self, trigger: Trigger) -> None:
         row = self._next_row
         self._next_row += 1
-        self._rows[row] = trigger
-        self._rows_by_id.setdefault(str(trigger["_id"]), []).append(row)
+        self._rows[row] = _dump(trigger)
+        trigger_id = str(trigger["_id"])
+        known = self._rows_by_id.get(trigger_id)
+        if known is None:
+            self._rows_by_id[trigger_id] = row
+        elif isinstance(known, int):
+            self._rows_by_id[trigger_id] = [known, row]
+        else:
+            known.append(row)
+        self._index(row, trigger)
+
+    def _index(self, row: int, trigger: Trigger) -> None:
+        if is_public(trigger):
+            bisect.insort(self._public, row)
+        if not self._order_ok:
+            return
+        entry = (_default_key(trigger), row)
+        try:
+            at = bisect.bisect_left(self._order, entry)
+        except TypeError:  # keys of two kinds MongoDB orders but Python cannot compare
+            self._drop_order()
+            return
+        self._order.insert(at, entry)
+        self._ties += self._tie_change(at)
+
+    def _unindex(self, row: int, trigger: Trigger) -> None:
+        if is_public(trigger):
+            at = bisect.bisect_left(self._public, row)
+            del self._public[at]
+        if not self._order_ok:
+            return
+        at = bisect.bisect_left(self._order, (_default_key(trigger), row))
+        self._ties -= self._tie_change(at)
+        del self._order[at]
+
+    def _tie_change(self, at: int) -> int:
+        """How many equal-key neighbour pairs the entry at ``at`` makes (joining two neighbours)."""
+        order = self._order
+        key = order[at][0]
+        left = at > 0 and order[at - 1][0] == key
+        right = at + 1 < len(order) and order[at + 1][0] == key
+        outer = at > 0 and at + 1 < len(order) and order[at - 1][0] == order[at + 1][0]
+        return int(left) + int(right) - int(outer)
+
+    def _drop_order(self) -> None:
+        self._order_ok = False
+        self._order = []
+        self._ties = 0
+
+    def _clear_triggers(self) -> None:
+        if self._watching is not None:
+            self._watching.everything = True
+        self._rows.clear()
+        self._rows_by_id.clear()
+        self._order = []
+        self._order_ok = True
+        self._ties = 0
+        self._public = []
 
     def triggers(self) -> list[Trigger]:
-        return list(self._rows.values())
+        return [_load(doc) for doc in self._rows.values()]
+
+    def snapshot(self) -> Callable[[], list[Trigger]]:
+        docs = list(self._rows.values())
+        return lambda: [_load(doc) for doc in docs]
+
+    def count(self) -> int:
+        return len(self._rows)
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         if replace:
-            self._rows.clear()
-            self._rows_by_id.clear()
+            self._clear_triggers()
+        if self._watching is not None:
+            self._watching.everything = True
         for trigger in triggers:
             self._insert(trigger)
 
     def reset(self) -> None:
-        self._rows.clear()
-        self._rows_by_id.clear()
+        self._clear_triggers()
+        if self._watching is not None:
+            self._watching.everything = True
         self._rate_windows.clear()
         self._journal.clear()
 
@@ -218,18 +510,41 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT,"
     " at REAL, method TEXT, path TEXT, query TEXT, status INTEGER, operation TEXT, duration_ms REAL)",
 )
+_INDEX_COLUMNS = (
+    # name_key: the default sort's key as bytes that SQLite orders like spec.predict.sort_key orders
+    # the name (UTF-8 keeps code point order); NULL when the name is not a string (then lists sort
+    # in full). public: spec.predict.is_public of the trigger.
+    ("name_key", "ALTER TABLE triggers ADD COLUMN name_key BLOB"),
+    ("public", "ALTER TABLE triggers ADD COLUMN public INTEGER NOT NULL DEFAULT 0"),
+)
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS triggers_order ON triggers (name_key, seq)",
+    "CREATE INDEX IF NOT EXISTS triggers_public ON triggers (seq) WHERE public = 1",
+)
+_COUNTERS = ("count", "ties")
+"""Kept in ``meta`` by every write, in the write's transaction: the number of triggers and how many
+of them share a name with an older one (> 0: the default sort has ties)."""
 
 
-def _dump(trigger: Trigger) -> str:
-    # ensure_ascii keeps lone surrogates (legal in JSON text, illegal in UTF-8) storable as TEXT.
-    return json.dumps(trigger, separators=(",", ":"))
+def _id_key(trigger_id: str) -> str | bytes:
+    """What the ``id`` column holds: the id, or for an id with lone surrogates (valid in JavaScript,
+    not in UTF-8) its bytes, which no TEXT id can equal."""
+    try:
+        trigger_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return trigger_id.encode("utf-8", "surrogatepass")
+    return trigger_id
 
 
-def _load(doc: str) -> Trigger:
-    # Written by _dump from JS values (every number a float, written with a '.0' or an exponent), so
-    # the plain C decoder gives back exactly what was stored; no spec.jsvalues pass is needed.
-    trigger: Trigger = json.loads(doc)
-    return trigger
+def _name_key(trigger: Trigger) -> bytes | None:
+    key = _default_key(trigger)
+    if len(key) == 1 and len(key[0]) == 2 and isinstance(key[0][1], str):
+        return key[0][1].encode("utf-8", "surrogatepass")
+    return None
+
+
+def _row_values(trigger: Trigger) -> tuple[str | bytes, str, bytes | None, int]:
+    return (_id_key(str(trigger["_id"])), _dump(trigger), _name_key(trigger), int(is_public(trigger)))
 
 
 class _SqliteView:
@@ -242,13 +557,39 @@ class _SqliteView:
     def find_user(self, user_id: str) -> User | None:
         return self._users.get(user_id)
 
+    def _counter(self, name: str) -> int:
+        row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+        return 0 if row is None else int(row[0])
+
     def all_triggers(self) -> Sequence[Trigger]:
-        rows = self._connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+        return _StoredTriggers(self._counter("count"), self._read_natural, self._presorted)
+
+    def _read_natural(self, start: int, length: int) -> list[Trigger]:
+        rows = self._connection.execute(
+            "SELECT doc FROM triggers ORDER BY seq LIMIT ? OFFSET ?", (length, start)
+        ).fetchall()
+        return [_load(doc) for (doc,) in rows]
+
+    def _presorted(self) -> tuple[Sequence[Trigger], bool] | None:
+        execute = self._connection.execute
+        if execute("SELECT 1 FROM triggers WHERE name_key IS NULL LIMIT 1").fetchone() is not None:
+            return None  # some name is not a string: spec.predict sorts them in full
+
+        def read(start: int, length: int) -> list[Trigger]:
+            rows = execute(
+                "SELECT doc FROM triggers ORDER BY name_key, seq LIMIT ? OFFSET ?", (length, start)
+            ).fetchall()
+            return [_load(doc) for (doc,) in rows]
+
+        return _Lazy(self._counter("count"), read), self._counter("ties") > 0
+
+    def public_triggers(self) -> Sequence[Trigger]:
+        rows = self._connection.execute("SELECT doc FROM triggers WHERE public = 1 ORDER BY seq").fetchall()
         return [_load(doc) for (doc,) in rows]
 
     def find_trigger(self, trigger_id: str) -> Trigger | None:
         row = self._connection.execute(
-            "SELECT doc FROM triggers WHERE id = ? ORDER BY seq LIMIT 1", (trigger_id,)
+            "SELECT doc FROM triggers WHERE id = ? ORDER BY seq LIMIT 1", (_id_key(trigger_id),)
         ).fetchone()
         return None if row is None else _load(row[0])
 
@@ -281,9 +622,55 @@ class SqliteStore:
         # The journal is a diagnostic, not state: its own connection skips the fsync per request
         # (synchronous is a per-connection setting), so GET requests stay cheap.
         self._journal_connection = self._open(path, synchronous="OFF")
+        self._thread_connection: sqlite3.Connection | None = None
+        """The worker thread's own connection, opened there on first use (SQLite locks between
+        connections exactly as between worker processes)."""
+        self._thread_lock = threading.Lock()
         with self._write():
             for statement in _SCHEMA:
                 self._connection.execute(statement)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Databases written before the indexes existed get them (and the counters) once."""
+        execute = self._connection.execute
+        columns = {row[1] for row in execute("PRAGMA table_info(triggers)").fetchall()}
+        added = False
+        for column, statement in _INDEX_COLUMNS:
+            if column not in columns:
+                execute(statement)
+                added = True
+        for statement in _INDEXES:
+            execute(statement)
+        counted = execute("SELECT COUNT(*) FROM meta WHERE key IN ('count', 'ties')").fetchone()[0]
+        if added or counted != len(_COUNTERS):
+            for seq, doc in execute("SELECT seq, doc FROM triggers").fetchall():
+                _, _, name_key, public = _row_values(_load(doc))
+                execute("UPDATE triggers SET name_key = ?, public = ? WHERE seq = ?", (name_key, public, seq))
+            total = execute("SELECT COUNT(*) FROM triggers").fetchone()[0]
+            named = execute("SELECT COUNT(name_key), COUNT(DISTINCT name_key) FROM triggers").fetchone()
+            ties = named[0] - named[1]  # triggers that share their name with an older one
+            self._set_counter("count", total)
+            self._set_counter("ties", ties)
+
+    def health_check(self) -> str | None:
+        """``None`` if the file is sound and writable, else what is wrong with it."""
+        result = [row[0] for row in self._connection.execute("PRAGMA quick_check").fetchall()]
+        if result != ["ok"]:
+            return f"the database is damaged (PRAGMA quick_check: {'; '.join(map(str, result[:3]))})"
+        try:
+            with self._write():
+                self._connection.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_at', ?)", (str(time.time()),)
+                )
+        except sqlite3.Error as error:
+            return f"cannot write to it: {error}"
+        return None
+
+    def _set_counter(self, name: str, value: int, connection: sqlite3.Connection | None = None) -> None:
+        (connection or self._connection).execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (name, str(value))
+        )
 
     @staticmethod
     def _open(path: str, *, synchronous: str) -> sqlite3.Connection:
@@ -293,50 +680,104 @@ class SqliteStore:
         connection.execute("PRAGMA busy_timeout=30000")
         return connection
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._connection, "BEGIN IMMEDIATE")
+    def _write(self, connection: sqlite3.Connection | None = None) -> _Transaction:
+        return _Transaction(connection or self._connection, "BEGIN IMMEDIATE")
 
     def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
-        view = _SqliteView(self._connection, self._users)
-        connection = self._connection
-        connection.execute("BEGIN")
-        try:
-            result, changes = predict(view)
-            if changes:
-                self._apply(changes)
-            connection.execute("COMMIT")
-            return result
-        except sqlite3.OperationalError as error:
-            connection.execute("ROLLBACK")
-            if not _is_busy(error):
-                raise
-        except BaseException:
-            connection.execute("ROLLBACK")  # never leave the connection inside a transaction
-            raise
-        # Another process wrote after our snapshot: predict again holding the write lock.
-        with self._write():
-            result, changes = predict(view)
-            self._apply(changes)
+        return self._transact(self._connection, predict, optimistic_attempts=1, fallback=True)
+
+    async def transact_offloaded(
+        self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
+    ) -> T:
+        path = self.path
+
+        def work() -> tuple[str, Any]:
+            # In the child: its own connection (SQLite locks it like another worker process). More
+            # optimistic attempts than on the loop, and no waiting for the write lock while it
+            # predicts unless the caller made the run exclusive.
+            try:
+                connection = self._open(path, synchronous="FULL")
+                return "ok", self._transact(connection, predict, optimistic_attempts=3, fallback=exclusive)
+            except Overtaken:
+                return "overtaken", None
+            except sqlite3.Error as error:
+                return "store", f"{type(error).__name__}: {error}"
+
+        status, value = await offload(work)
+        if status == "overtaken":
+            raise Overtaken
+        if status == "store":
+            raise sqlite3.OperationalError(value)
+        result: T = value
         return result
 
-    def _apply(self, changes: Sequence[Change]) -> None:
-        execute = self._connection.execute
+    def _worker_connection(self) -> sqlite3.Connection:
+        with self._thread_lock:
+            if self._thread_connection is None:
+                self._thread_connection = self._open(self.path, synchronous="FULL")
+            return self._thread_connection
+
+    def _transact(
+        self,
+        connection: sqlite3.Connection,
+        predict: Callable[[StateView], tuple[T, Sequence[Change]]],
+        *,
+        optimistic_attempts: int,
+        fallback: bool,
+    ) -> T:
+        view = _SqliteView(connection, self._users)
+        for _ in range(optimistic_attempts):
+            connection.execute("BEGIN")
+            try:
+                result, changes = predict(view)
+                if changes:
+                    self._apply(connection, changes)
+                connection.execute("COMMIT")
+                return result
+            except sqlite3.OperationalError as error:
+                connection.execute("ROLLBACK")
+                if not _is_busy(error):
+                    raise
+            except BaseException:
+                connection.execute("ROLLBACK")  # never leave the connection inside a transaction
+                raise
+        if not fallback:
+            raise Overtaken
+        # Another process wrote after our snapshot: predict again holding the write lock.
+        with self._write(connection):
+            result, changes = predict(view)
+            self._apply(connection, changes)
+        return result
+
+    def _apply(self, connection: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        execute = connection.execute
+        counts = {"count": 0, "ties": 0}
         for change in changes:
             if isinstance(change, InsertTrigger):
-                execute(
-                    "INSERT INTO triggers (id, doc) VALUES (?, ?)",
-                    (change.trigger["_id"], _dump(change.trigger)),
-                )
+                self._insert(connection, change.trigger, counts)
             elif isinstance(change, UpdateTrigger):
-                rows = execute("SELECT seq, doc FROM triggers WHERE id = ?", (change.trigger_id,)).fetchall()
-                for seq, doc in rows:
+                key = _id_key(change.trigger_id)
+                rows = execute("SELECT seq, doc, name_key FROM triggers WHERE id = ?", (key,)).fetchall()
+                for seq, doc, name_key in rows:
                     # The contract's own merge, on a one-trigger State: no second copy of the rule.
                     (merged,) = apply_change(State(triggers=(_load(doc),)), change).triggers
-                    execute("UPDATE triggers SET doc = ? WHERE seq = ?", (_dump(merged), seq))
+                    _, new_doc, new_name_key, public = _row_values(merged)
+                    if new_name_key != name_key:
+                        counts["ties"] -= self._shares_name(connection, name_key, seq)
+                        counts["ties"] += self._shares_name(connection, new_name_key, seq)
+                    execute(
+                        "UPDATE triggers SET doc = ?, name_key = ?, public = ? WHERE seq = ?",
+                        (new_doc, new_name_key, public, seq),
+                    )
             elif isinstance(change, DeleteTrigger):
-                execute("DELETE FROM triggers WHERE id = ?", (change.trigger_id,))
+                key = _id_key(change.trigger_id)
+                rows = execute("SELECT seq, name_key FROM triggers WHERE id = ?", (key,)).fetchall()
+                for seq, name_key in rows:
+                    execute("DELETE FROM triggers WHERE seq = ?", (seq,))
+                    counts["count"] -= 1
+                    counts["ties"] -= self._shares_name(connection, name_key, None)
             elif isinstance(change, CountCall):
-                current = _SqliteView(self._connection, self._users).rate_window(change.key)
+                current = _SqliteView(connection, self._users).rate_window(change.key)
                 window = next_rate_window(current, change.at_ms, change.window_ms)
                 execute(
                     "INSERT OR REPLACE INTO rate_windows (key, started_ms, calls) VALUES (?, ?, ?)",
@@ -344,25 +785,62 @@ class SqliteStore:
                 )
             else:  # pragma: no cover - a new Change kind in spec.model must be stored explicitly
                 raise TypeError(f"unknown change {change!r}")
+        self._add_counts(connection, counts)
+
+    @staticmethod
+    def _shares_name(connection: sqlite3.Connection, name_key: bytes | None, other_than: int | None) -> int:
+        """1 if another stored trigger has this name key (so one more or one fewer tie)."""
+        if name_key is None:
+            return 0
+        row = connection.execute(
+            "SELECT 1 FROM triggers WHERE name_key = ? AND seq IS NOT ? LIMIT 1", (name_key, other_than)
+        ).fetchone()
+        return int(row is not None)
+
+    def _insert(self, connection: sqlite3.Connection, trigger: Trigger, counts: dict[str, int]) -> None:
+        values = _row_values(trigger)
+        counts["ties"] += self._shares_name(connection, values[2], None)
+        counts["count"] += 1
+        connection.execute("INSERT INTO triggers (id, doc, name_key, public) VALUES (?, ?, ?, ?)", values)
+
+    def _add_counts(self, connection: sqlite3.Connection, counts: dict[str, int]) -> None:
+        for name, delta in counts.items():
+            if delta:
+                connection.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?", (delta, name)
+                )
 
     def triggers(self) -> list[Trigger]:
-        return list(_SqliteView(self._connection, self._users).all_triggers())
+        rows = self._connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+        return [_load(doc) for (doc,) in rows]
+
+    def snapshot(self) -> Callable[[], list[Trigger]]:
+        def read() -> list[Trigger]:
+            rows = self._worker_connection().execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+            return [_load(doc) for (doc,) in rows]
+
+        return read
 
     def count(self) -> int:
-        return int(self._connection.execute("SELECT COUNT(*) FROM triggers").fetchone()[0])
+        return _SqliteView(self._connection, self._users)._counter("count")
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         with self._write():
             if replace:
                 self._connection.execute("DELETE FROM triggers")
-            self._connection.executemany(
-                "INSERT INTO triggers (id, doc) VALUES (?, ?)", [(t["_id"], _dump(t)) for t in triggers]
-            )
+                self._set_counter("count", 0)
+                self._set_counter("ties", 0)
+            counts = {"count": 0, "ties": 0}
+            for trigger in triggers:
+                self._insert(self._connection, trigger, counts)
+            self._add_counts(self._connection, counts)
 
     def reset(self) -> None:
         with self._write():
             for table in ("triggers", "rate_windows", "requests"):
                 self._connection.execute(f"DELETE FROM {table}")
+            self._set_counter("count", 0)
+            self._set_counter("ties", 0)
 
     def profile_name(self, default: str) -> str:
         row = self._connection.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
@@ -407,6 +885,8 @@ class SqliteStore:
     def close(self) -> None:
         self._journal_connection.close()
         self._connection.close()
+        if self._thread_connection is not None:
+            self._thread_connection.close()
 
 
 _SQLITE_BUSY = 5  # sqlite3.SQLITE_BUSY exists from Python 3.11 only; the project supports 3.10

@@ -274,8 +274,19 @@ def _handle(checks: _Checks) -> tuple[Answer, tuple[Change, ...]]:
     return success(), ((DeleteTrigger(route.trigger_id),) if existing is not None else ())
 
 
+def is_public(trigger: Trigger) -> bool:
+    """Whether the public config shows ``trigger`` (stores that index this subset ask here)."""
+    return trigger.get("enabled") is True
+
+
+def _public_triggers(state: StateView) -> Sequence[Trigger]:
+    # Optional StateView hook: a store that keeps this subset, in natural order, offers it directly.
+    kept = getattr(state, "public_triggers", None)
+    return kept() if kept is not None else [t for t in state.all_triggers() if is_public(t)]
+
+
 def public_config(state: StateView) -> Answer:
-    triggers: list[JsonValue] = [public_view(t) for t in state.all_triggers() if t.get("enabled") is True]
+    triggers: list[JsonValue] = [public_view(t) for t in _public_triggers(state)]
     return success({"config": {"triggers": triggers}}, inferred=("public-config-shape",))
 
 
@@ -398,13 +409,22 @@ def _field(trigger: Trigger, dotted: str) -> Any:
     return value
 
 
-def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> tuple[list[Trigger], bool]:
+def sort_key(trigger: Trigger, sort: dict[str, JsonValue]) -> tuple[Any, ...]:
+    """``trigger``'s key under ``sort``: one entry per field. Under a sort whose fields all ascend,
+    ordering by (key, natural position) is exactly the order ``sort_triggers`` gives."""
+    return tuple(_sort_key(_field(trigger, field), direction == -1) for field, direction in sort.items())
+
+
+def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> tuple[Sequence[Trigger], bool]:
     """The triggers in MongoDB's order for ``sort``, and whether two of them have equal sort keys."""
+    # Optional hook: a store's sequence may keep an index in exactly this order (ties by position).
+    presorted = getattr(stored, "sorted_by", None)
+    found = presorted(sort) if presorted is not None else None
+    if found is not None:
+        ordered: tuple[Sequence[Trigger], bool] = found
+        return ordered
     fields = [(field, direction == -1) for field, direction in sort.items()]
-    keys = [
-        tuple(_sort_key(_field(trigger, field), descending) for field, descending in fields)
-        for trigger in stored
-    ]
+    keys = [sort_key(trigger, sort) for trigger in stored]
     order = list(range(len(stored)))
     # Python's sort is stable: sorting by the last key first gives the lexicographic order.
     for position in reversed(range(len(fields))):

@@ -178,7 +178,7 @@ def send(client: httpx.Client, base: str, request: Request) -> httpx.Response:
 
 def run_stream(server: MockServer, profile_name: str, data: st.DataObject, tally: Tally) -> None:
     profile = get_profile(profile_name)
-    assert httpx.post(server.url("/__mock__/reset")).status_code == 200
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
     state = State(users=USERS)
     n = 0
     steps = data.draw(st.integers(18, 30), label="steps")
@@ -260,7 +260,7 @@ def test_mock_validation_answers_match_ajv(mock_8_3: MockServer, oracle: Oracle)
 
     collect()
     answers = oracle.check([OracleRequest("post", text) for text in texts])
-    assert httpx.post(mock_8_3.url("/__mock__/reset")).status_code == 200
+    assert httpx.post(mock_8_3.url("/__mock__/reset"), json={}).status_code == 200
     mismatches = []
     with httpx.Client(base_url=mock_8_3.base_url, timeout=30.0) as client:
         for text, answer in zip(texts, answers, strict=True):

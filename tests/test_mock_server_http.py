@@ -28,6 +28,7 @@ from tests.mockserver import REPO_ROOT, MockServer, run_cli, running_mock, start
 
 pytestmark = pytest.mark.http
 
+JSON_TYPE = {"content-type": "application/json"}
 TRIGGERS = "/api/v1/livechat/triggers"
 CONFIG = "/api/v1/livechat/config"
 AUTH_MESSAGE = "You must be logged in to do this."
@@ -70,7 +71,7 @@ def server(servers: dict[str, MockServer]) -> MockServer:
 
 
 def fresh(server: MockServer) -> MockServer:
-    assert httpx.post(server.url("/__mock__/reset")).status_code == 200
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
     return server
 
 
@@ -545,7 +546,7 @@ def test_control_endpoints(server: MockServer) -> None:
         json={"triggers": [{**valid_body(), "_id": "a"}, {**valid_body(), "_id": "b"}]},
     )
     assert replaced.json() == {"loaded": 2, "total": 2}
-    assert httpx.post(server.url("/__mock__/reset")).json() == {"reset": True}
+    assert httpx.post(server.url("/__mock__/reset"), json={}).json() == {"reset": True}
     assert stored(server) == []
     assert httpx.get(server.url("/__mock__/nope")).status_code == 404
     wrong_method = httpx.delete(server.url("/__mock__/reset"))
@@ -564,7 +565,7 @@ def test_profile_switch(servers: dict[str, MockServer]) -> None:
         unknown = httpx.put(profile_url, json={"profile": "9.9"})
         assert unknown.status_code == 400
         assert "9.9" in unknown.json()["error"]
-        assert httpx.put(profile_url, content=b"nonsense").status_code == 400
+        assert httpx.put(profile_url, content=b"nonsense", headers=JSON_TYPE).status_code == 400
     finally:
         httpx.put(profile_url, json={"profile": "7.5"})
 
