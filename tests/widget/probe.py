@@ -1,7 +1,7 @@
 """Find out what the published widget asks of the server: load it against a mock and record everything.
 
     .venv/bin/python -m tests.widget.probe [--out-dir reports/widget-probe] [--wait 8]
-        [--patch-config FILE] [--fake ROUTE=FILE ...]
+        [--patch-config FILE] [--fake PATH=FILE ...] [--triggers custom,queue,disabled]
 
 Starts ``python -m mock_server --port 0 --quiet --user probe-id:probe-token:view-livechat-manager,
 api-bypass-rate-limit``, creates three triggers through ``POST /api/v1/livechat/triggers`` (time-on-site
@@ -13,7 +13,7 @@ to the output folder and prints a summary.
 
 ``--patch-config FILE`` and ``--fake`` are for exploring only (what would the widget do next if the
 mock answered this?): the first deep-merges a JSON object into the mock's config answer in the
-browser, the second answers every request whose path ends with ROUTE with the JSON in FILE (status
+browser, the second answers every request whose URL contains PATH with the JSON in FILE (status
 200). Nothing else changes any answer: without them the widget sees the mock exactly.
 """
 
@@ -24,6 +24,7 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +64,10 @@ PROBE_TRIGGERS = (
 )
 
 
-def create_triggers(server: MockServer, headers: dict[str, str]) -> list[str]:
+def create_triggers(server: MockServer, headers: dict[str, str], names: list[str]) -> list[str]:
     answers = []
     with server.client() as client:
-        for body in PROBE_TRIGGERS:
+        for body in (body for body in PROBE_TRIGGERS if body["name"] in names):
             response = client.post(TRIGGER_PATH, json=body, headers=headers)
             answers.append(f"POST {TRIGGER_PATH} {body['name']!r} -> {response.status_code} {response.text}")
     return answers
@@ -81,6 +82,18 @@ def _merge(base: Any, patch: Any) -> Any:
     return patch
 
 
+def _fake_answer(text: str) -> Callable[[Route], None]:
+    # One parameter only: Playwright passes (route, request) to a handler that takes two.
+    def answer(route: Route) -> None:
+        if route.request.method == "OPTIONS":
+            route.fallback()
+            return
+        headers = {"content-type": "application/json", "access-control-allow-origin": "*"}
+        route.fulfill(status=200, body=text, headers=headers)
+
+    return answer
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out-dir", type=Path, default=REPO_ROOT / "reports" / "widget-probe")
@@ -88,9 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--patch-config", type=Path, help="JSON object merged into the config answer (exploring)"
     )
-    parser.add_argument("--fake", action="append", default=[], metavar="ROUTE=FILE", help="exploring only")
+    parser.add_argument(
+        "--replace-config", action="store_true", help="with --patch-config: the config is FILE, not merged"
+    )
+    parser.add_argument("--fake", action="append", default=[], metavar="PATH=FILE", help="exploring only")
     parser.add_argument(
         "--mock-arg", action="append", default=[], help="extra mock_server option (repeatable)"
+    )
+    parser.add_argument(
+        "--triggers",
+        default=",".join(body["name"] for body in PROBE_TRIGGERS),
+        help="which of the probe's triggers to create (comma-separated; default: all three)",
     )
     parser.add_argument("--mock-log", action="store_true", help="keep the mock's request log (no --quiet)")
     arguments = parser.parse_args(argv)
@@ -105,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     page_server.start()
     recording = Recording()
     try:
-        created = create_triggers(server, {"X-User-Id": user_id, "X-Auth-Token": token})
+        created = create_triggers(
+            server, {"X-User-Id": user_id, "X-Auth-Token": token}, arguments.triggers.split(",")
+        )
         with sync_playwright() as playwright, chromium_context(playwright, chromium) as context:
             page = context.pages[0] if context.pages else context.new_page()
             recording.attach(page)
@@ -114,25 +137,14 @@ def main(argv: list[str] | None = None) -> int:
 
                 def patch_config(route: Route) -> None:
                     answer = route.fetch()
-                    body = _merge(answer.json(), {"config": patch})
+                    body = answer.json()
+                    body["config"] = patch if arguments.replace_config else _merge(body["config"], patch)
                     route.fulfill(response=answer, body=json.dumps(body))
 
                 page.route(f"{server.base_url}/api/v1/livechat/config*", patch_config)
             for fake in arguments.fake:
-                suffix, _, file = fake.partition("=")
-                text = Path(file).read_text("utf-8")
-
-                def answer_fake(route: Route, text: str = text) -> None:
-                    if route.request.method == "OPTIONS":
-                        route.fallback()
-                        return
-                    route.fulfill(
-                        status=200,
-                        body=text,
-                        headers={"content-type": "application/json", "access-control-allow-origin": "*"},
-                    )
-
-                page.route(re.compile(re.escape(suffix) + r"(\?.*)?$"), answer_fake)
+                fragment, _, file = fake.partition("=")
+                page.route(re.compile(re.escape(fragment)), _fake_answer(Path(file).read_text("utf-8")))
             started = time.monotonic()
             page.goto(page_server.site_url + "/", wait_until="load")
             page.wait_for_timeout(arguments.wait * 1000)
