@@ -17,9 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright, Request, Response, WebSocket
+if TYPE_CHECKING:  # only types: the default test run collects these modules without playwright installed
+    from playwright.sync_api import (
+        BrowserContext,
+        ConsoleMessage,
+        Page,
+        Playwright,
+        Request,
+        Response,
+        WebSocket,
+    )
 
 CHROMIUM_ARGS = (
     "--headless",

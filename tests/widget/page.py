@@ -68,7 +68,7 @@ def host_page(site_url: str, server_url: str) -> bytes:
 def widget_index(index_html: str, server_url: str) -> bytes:
     """What the server's /livechat route answers: index.html with SERVER_URL set first thing in <body>."""
     # json.dumps gives a quoted JS string literal; the server writes the URL in single quotes unescaped.
-    literal = "'" + json.dumps(server_url)[1:-1].replace("'", "\\'") + "'"
+    literal = "'" + json.dumps(server_url)[1:-1].replace("'", "\\'").replace("</", "<\\/") + "'"
     return index_html.replace("<body>", f"<body><script> SERVER_URL = {literal}; </script>", 1).encode(
         "utf-8"
     )

@@ -16,17 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from spec.routes import CONFIG_PATH, TRIGGERS_PATH
 from tests.mockserver import REPO_ROOT, MockServer
 from tests.widget.browser import Recording, chromium_context
 from tests.widget.conftest import MARKER, WIDGET_USER
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.http, getattr(pytest.mark, MARKER)]
 
@@ -84,6 +85,8 @@ class WidgetPage:
         self.widget = page.frame_locator("#rocketchat-iframe")
 
     def wait_for_message(self, text: str) -> None:
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
         try:
             self.widget.get_by_text(text, exact=True).first.wait_for(
                 state="visible", timeout=APPEAR_TIMEOUT_MS
@@ -127,6 +130,9 @@ class WidgetPage:
 @pytest.fixture
 def widget_page(chromium_executable: str, page_site: str, fresh_mock: MockServer) -> Iterator[Any]:
     """A function that opens the host page in a fresh browser profile and returns a WidgetPage."""
+    # Imported here so that collecting this module (deselected by default) does not need playwright.
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright, chromium_context(playwright, chromium_executable) as context:
 
         def open_page() -> WidgetPage:
