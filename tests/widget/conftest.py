@@ -53,7 +53,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if item.get_closest_marker(MARKER) is None]
 
 
-def _unavailable(reason: str) -> None:
+def widget_unavailable(reason: str) -> None:
     """Under CI a missing browser or widget fails the run; on a developer's machine the tests skip."""
     if running_in_ci():
         pytest.fail(f"the widget browser tests are required under CI: {reason}", pytrace=False)
@@ -65,7 +65,7 @@ def chromium_executable() -> str:
     try:
         return ensure_chromium(install=running_in_ci())
     except ChromiumUnavailable as exc:
-        _unavailable(str(exc))
+        widget_unavailable(str(exc))
         raise
 
 
@@ -74,7 +74,7 @@ def widget_dir() -> Path:
     try:
         return ensure_widget()
     except WidgetUnavailable as exc:
-        _unavailable(str(exc))
+        widget_unavailable(str(exc))
         raise
 
 
