@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,6 +94,10 @@ class PageServer:
     log_path: Path
 
     def stop(self) -> None:
+        self._stop_process()
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
+
+    def _stop_process(self) -> None:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -136,10 +141,11 @@ def start_page_server(server_url: str, widget_dir: Path, timeout: float = 30.0) 
         if process.poll() is not None:
             break
         time.sleep(0.05)
-    PageServer("", process, log_path).stop()
-    raise RuntimeError(
-        f"the widget page server did not start: {command}\n{log_path.read_text(errors='replace')}"
-    )
+    failed = PageServer("", process, log_path)
+    failed._stop_process()
+    log = log_path.read_text(errors="replace")
+    failed.stop()
+    raise RuntimeError(f"the widget page server did not start: {command}\n{log}")
 
 
 @pytest.fixture(scope="module")
