@@ -1,0 +1,1 @@
+"""The published livechat widget in a real browser against the mock (issue 11)."""
