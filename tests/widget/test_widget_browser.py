@@ -110,7 +110,7 @@ class WidgetPage:
         return "\n".join(lines)
 
     def shows(self, text: str) -> bool:
-        return self.widget.get_by_text(text, exact=True).count() > 0
+        return bool(self.widget.get_by_text(text, exact=True).count() > 0)
 
     def api_calls(self, path: str) -> list[tuple[str, int | None, str | None]]:
         self.recording.collect_bodies()
