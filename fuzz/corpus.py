@@ -171,4 +171,6 @@ def corpus_lines(
             },
             "changes_state": any(not isinstance(c, CountCall) for c in line.outcome.changes),
         }
-        yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        # ASCII only: U+2028, U+0085 and the like are line breaks to some JSON Lines readers (Python's
+        # str.splitlines among them), and a corpus line must never split.
+        yield json.dumps(record, ensure_ascii=True, separators=(",", ":"))
