@@ -17,6 +17,18 @@ AUTH_MESSAGE = "You must be logged in to do this."
 Step = Literal["authentication", "permission", "rate-limit", "validation"]
 BodyParser = Literal["lenient", "strict"]
 """``lenient`` (7.5+): malformed JSON becomes ``{}``. ``strict`` (6.13-7.4): it is a 400 HTML error page."""
+RouteGuard = Literal["action", "route"]
+"""``action``: the route's action checks the permission itself, with its own answer (6.13 settings,
+6.13-7.4 ``permissions.update``). ``route``: ``permissionsRequired``, checked at the profile's
+``permission`` step with the standard 403."""
+LoginAnswers = Literal["restivus", "api"]
+"""``restivus`` (6.13): log-in bodies without ``success``, failures ``{status, error, details, message}``.
+``api`` (7.0+): ``success`` appended on success, failures start with ``{success:false, error}``."""
+MeteorLogin = Literal["meteor2", "meteor3"]
+"""Meteor 2 names the failure (``User not found``, ``Incorrect password``); Meteor 3 defaults to
+ambiguous messages (``Something went wrong. Please check your credentials.``)."""
+JsonErrorStyle = Literal["node14", "node22"]
+"""How ``JSON.parse`` words a syntax error (``method.call``'s message): Node 14 (6.13) or Node 22."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,17 @@ class Profile:
     auth_failure_delay: tuple[float, float] | None = None
     """A random wait before any 401/403, in seconds."""
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    middleware_steps: tuple[Step, ...] = ()
+    """Steps run by router middleware, before a typed route's own body/query validator (8.3+:
+    authentication and permission); the rest run inside the action, after that validator."""
+    login_answers: LoginAnswers = "api"
+    meteor_login: MeteorLogin = "meteor3"
+    json_errors: JsonErrorStyle = "node22"
+    settings_guard: RouteGuard = "route"
+    permissions_update: Literal["action", "typed"] = "typed"
+    """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
+    ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
+    requires the permission (403)."""
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
 
@@ -59,6 +82,10 @@ _ALWAYS_INFERRED = frozenset(
         "unknown-route",  # the body of a 404 for a path or method the API does not route
         "odd-pagination",  # negative or non-finite count/offset, which reach MongoDB unchecked
         "sort-order",  # ties and mixed-type values under a sort
+        "login-messages",  # Meteor's own log-in errors (Meteor's source was not read)
+        "me-fields",  # which fields a stored user document has, and their order
+        "method-errors",  # how EJSON serialises a method's error inside the method.call envelope
+        "json-parse-message",  # V8's JSON.parse error text
     }
 )
 
@@ -70,6 +97,7 @@ _8_3 = Profile(
     unauthorized_body=_CURRENT_401,
     body_parser="lenient",
     body_limit_bytes=None,
+    middleware_steps=("authentication", "permission"),
     inferred=_ALWAYS_INFERRED | {"release-boundaries", "body-limit"},
 )
 _7_5 = replace(
@@ -77,6 +105,9 @@ _7_5 = replace(
     name="7.5",
     releases="7.5-8.2",
     check_order=("authentication", "rate-limit", "validation", "permission"),
+    middleware_steps=(),
+    # permissions.* became typed routes around 7.10, inside this range; settings' guard era unread.
+    inferred=_8_3.inferred | {"permissions-update", "settings-guard"},
 )
 _7_4 = replace(
     _7_5,
@@ -84,7 +115,8 @@ _7_4 = replace(
     releases="7.4",
     body_parser="strict",
     body_limit_bytes=50 * 1024 * 1024,
-    inferred=_7_5.inferred | {"strict-body-parser"},
+    permissions_update="action",
+    inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser"},
 )
 _6_13 = replace(
     _7_4,
@@ -92,6 +124,11 @@ _6_13 = replace(
     releases="6.13-7.3",
     unauthorized_body=_LEGACY_401,
     auth_failure_delay=(0.5, 1.0),
+    login_answers="restivus",
+    meteor_login="meteor2",
+    json_errors="node14",
+    settings_guard="action",
+    inferred=_7_4.inferred - {"settings-guard"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"
