@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from spec.model import Request, State, Trigger, User, apply_changes, password_digest
+from spec.model import Request, State, Trigger, User, apply_changes, default_permissions, password_digest
 from spec.predict import Environment, Outcome, predict
 from spec.profiles import PROFILES, get_profile
 
@@ -36,8 +36,6 @@ USERS = (ADMIN, MANAGER, AGENT)
 
 
 def fresh_state(users: Sequence[User] = USERS) -> State:
-    from spec.model import default_permissions
-
     return State(users=tuple(users), permissions=default_permissions(START_MS))
 
 
@@ -53,13 +51,17 @@ def json_request(
     if body is None:
         return Request(method, path, query=query, headers=headers)
     payload = json.dumps(body).encode()
-    return Request(method, path, query=query, headers=(*headers, ("Content-Type", "application/json")), body=payload)
+    return Request(
+        method, path, query=query, headers=(*headers, ("Content-Type", "application/json")), body=payload
+    )
 
 
 class Server:
     """Carries the state forward like a real server; every request gets a new token and trigger id."""
 
-    def __init__(self, profile: str = "8.3", state: State | None = None, *, rate_limited: bool = True) -> None:
+    def __init__(
+        self, profile: str = "8.3", state: State | None = None, *, rate_limited: bool = True
+    ) -> None:
         chosen = get_profile(profile)
         self.profile = chosen if rate_limited else chosen.in_development_mode()
         self.state = state if state is not None else fresh_state()
@@ -70,14 +72,23 @@ class Server:
         self.clock += 1000
         self.count += 1
         env = Environment(
-            now_ms=self.clock, new_trigger_id=f"{self.count:024x}", new_login_token=f"login-token-{self.count}"
+            now_ms=self.clock,
+            new_trigger_id=f"{self.count:024x}",
+            new_login_token=f"login-token-{self.count}",
         )
         outcome = predict(request, self.state, self.profile, env)
         self.state = apply_changes(self.state, outcome.changes)
         return outcome
 
     def call(
-        self, method: str, path: str, body: Any = None, *, user: User | None = ADMIN, token: str | None = None, query: str = ""
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        user: User | None = ADMIN,
+        token: str | None = None,
+        query: str = "",
     ) -> Outcome:
         return self.send(json_request(method, path, body, headers=auth(user, token), query=query))
 

@@ -106,7 +106,11 @@ def test_6_13_names_the_failure_and_hides_an_unknown_user() -> None:
 def test_options_no_handler_takes_and_a_bad_resume(era: str) -> None:
     server = Server(era)
     status, payload = login(server, {})
-    assert (status, payload["error"], payload["message"]) == (401, 400, "Unrecognized options for login request")
+    assert (status, payload["error"], payload["message"]) == (
+        401,
+        400,
+        "Unrecognized options for login request",
+    )
     status, payload = login(server, {"resume": "not-a-token"})
     assert status == 401
     assert payload["message"] == "You've been logged out by the server. Please log in again."
@@ -132,7 +136,9 @@ def test_login_is_rate_limited_per_address_without_a_bypass() -> None:
     server = Server("8.3")
     statuses = [login(server, {"user": ADMIN.username, "password": PASSWORD})[0] for _ in range(11)]
     assert statuses == [200] * 10 + [429]
-    assert all(login(Server("8.3", rate_limited=False), {"user": "x", "password": "y"})[0] == 401 for _ in range(3))
+    assert all(
+        login(Server("8.3", rate_limited=False), {"user": "x", "password": "y"})[0] == 401 for _ in range(3)
+    )
 
 
 @pytest.mark.parametrize("era", ERAS)

@@ -34,7 +34,11 @@ def test_list_all_lists_the_table_in_insertion_order(era: str) -> None:
     body = answer.json()
     assert list(body) == ["update", "remove", "success"]
     assert body["remove"] == []
-    assert body["update"][0] == {"_id": "access-permissions", "roles": ["admin"], "_updatedAt": iso_timestamp(START_MS)}
+    assert body["update"][0] == {
+        "_id": "access-permissions",
+        "roles": ["admin"],
+        "_updatedAt": iso_timestamp(START_MS),
+    }
     assert [(p["_id"], tuple(p["roles"])) for p in body["update"]] == list(DEFAULT_ROLE_TABLE.items())
 
 
@@ -103,13 +107,21 @@ def test_update_replaces_roles_and_answers_the_whole_table(era: str) -> None:
 @pytest.mark.parametrize(
     ("body", "error", "error_type"),
     [
-        ({"permissions": [{"_id": "no-such", "roles": []}]}, "Invalid permission", "error-invalid-permission"),
+        (
+            {"permissions": [{"_id": "no-such", "roles": []}]},
+            "Invalid permission",
+            "error-invalid-permission",
+        ),
         (
             {"permissions": [{"_id": MANAGE_TRIGGERS, "roles": []}, {"_id": MANAGE_TRIGGERS, "roles": []}]},
             "Invalid permission",
             "error-invalid-permission",
         ),
-        ({"permissions": [{"_id": MANAGE_TRIGGERS, "roles": ["ghost"]}]}, "Invalid role", "error-invalid-role"),
+        (
+            {"permissions": [{"_id": MANAGE_TRIGGERS, "roles": ["ghost"]}]},
+            "Invalid role",
+            "error-invalid-role",
+        ),
     ],
 )
 @pytest.mark.parametrize("era", ERAS)
@@ -192,7 +204,9 @@ def test_save_stores_the_value_as_sent(value: object) -> None:
     server = Server("8.3")
     outcome = server.call("POST", setting_path(LIVECHAT_SECRET_TOKEN), {"value": value})
     assert (outcome.answer.status, outcome.answer.json()) == (200, {"success": True})
-    assert outcome.changes[-1] == SetSetting(LIVECHAT_SECRET_TOKEN, float(value) if type(value) is int else value)
+    assert outcome.changes[-1] == SetSetting(
+        LIVECHAT_SECRET_TOKEN, float(value) if type(value) is int else value
+    )
     read = server.call("GET", setting_path(LIVECHAT_SECRET_TOKEN)).answer.json()
     assert read["value"] == value
 

@@ -21,7 +21,17 @@ from spec.permissions import (
 from spec.predict import Environment, predict
 from spec.profiles import get_profile
 from spec.routes import LOGIN_PATH, ME_PATH, TRIGGERS_PATH, setting_path
-from tests.identity_helpers import ADMIN, AGENT, ERAS, MANAGER, NOW_MS, Server, auth, fresh_state, json_request
+from tests.identity_helpers import (
+    ADMIN,
+    AGENT,
+    ERAS,
+    MANAGER,
+    NOW_MS,
+    Server,
+    auth,
+    fresh_state,
+    json_request,
+)
 
 
 def test_default_roles_of_the_feature_permissions() -> None:
