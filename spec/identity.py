@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -163,20 +164,36 @@ class MalformedLogin(Exception):
 
 
 def login_request(body: JsonValue) -> JsonValue:
-    """``loginCompatibility``: the REST body as the options Meteor's ``login`` method receives."""
-    if not isinstance(body, dict) or "password" not in body or any(key not in _LOGIN_KEYS for key in body):
+    """``loginCompatibility``: the REST body as the options Meteor's ``login`` method receives.
+
+    A ``code`` (two-factor) is dropped: the mock's users have no second factor (not modelled)."""
+    if (
+        not isinstance(body, dict)
+        or body.get("password") is None
+        or any(key not in _LOGIN_KEYS for key in body)
+    ):
         return body
     user, username, email = body.get("user"), body.get("username"), body.get("email")
     query: dict[str, JsonValue]
     if isinstance(user, str):
         query = {"email": user} if "@" in user else {"username": user}
-    elif isinstance(username, str):
+    elif js_truthy(username):
         query = {"username": username}
-    elif isinstance(email, str):
+    elif js_truthy(email):
         query = {"email": email}
     else:
         return body
-    return {"user": query, "password": body["password"]}
+    password = body["password"]
+    if isinstance(password, dict) and js_truthy(password.get("hashed")):
+        # The server wraps the whole object, not its ``hashed`` member, so Meteor's check refuses it.
+        password = {"digest": password, "algorithm": "sha-256"}
+    return {"user": query, "password": password}
+
+
+def js_truthy(value: JsonValue) -> bool:
+    if value is None or value is False or value == "":
+        return False
+    return not (isinstance(value, float) and (value == 0 or math.isnan(value)))
 
 
 def _find_by(users: Sequence[User], value: str, key: Callable[[User], Sequence[str]]) -> User | None:
@@ -256,9 +273,10 @@ def login(checks: _Checks, state: IdentityView) -> Handled:
     try:
         if not isinstance(options, dict):
             raise MalformedLogin
-        if "resume" in options:
+        # Meteor's handlers in registration order; each takes only options with its key truthy.
+        if js_truthy(options.get("resume")):
             outcome, token = _resume_login(options["resume"], state), options["resume"]
-        elif "password" in options:
+        elif js_truthy(options.get("password")):
             outcome, token = _password_login(options, state.all_users(), profile), None
         else:
             outcome, token = LoginError(400.0, UNRECOGNIZED_LOGIN), None

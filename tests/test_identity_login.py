@@ -132,6 +132,16 @@ def test_options_meteor_check_refuses_are_a_500_from_7_0(body: object) -> None:
     assert payload == {"success": False, "error": "Internal server error"}
 
 
+def test_compatibility_rules_of_the_rest_body() -> None:
+    server = Server("8.3", rate_limited=False)
+    assert login(server, {"username": "", "email": ADMIN.emails[0], "password": PASSWORD})[0] == 200
+    hashed = login(server, {"user": ADMIN.username, "password": {"hashed": password_digest(PASSWORD)}})
+    assert hashed[0] == 500  # the server wraps the whole object as the digest
+    status, payload = login(server, {"user": ADMIN.username, "password": None})
+    assert (status, payload["message"]) == (401, "Unrecognized options for login request")
+    assert login(server, {"user": ADMIN.username, "password": PASSWORD, "extra": 1})[0] == 500
+
+
 def test_login_is_rate_limited_per_address_without_a_bypass() -> None:
     server = Server("8.3")
     statuses = [login(server, {"user": ADMIN.username, "password": PASSWORD})[0] for _ in range(11)]
