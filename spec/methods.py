@@ -186,6 +186,8 @@ def _check_field(value: JsonValue, kind: str) -> str | None:
 
 def check_trigger(value: Any) -> MethodError | None:
     """Meteor's ``check(trigger, pattern)``: the value's own keys in order, then the missing ones."""
+    if isinstance(value, list):
+        return match_error("Expected plain object", "")
     if not isinstance(value, dict):
         return match_error(f"Expected object, got {_js_typeof(value)}", "")
     pattern = dict(_TRIGGER_PATTERN)

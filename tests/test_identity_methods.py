@@ -107,6 +107,8 @@ def test_a_null_id_is_stored_as_null_once() -> None:
         ),
         ({"name": "only"}, "Match error: Missing key 'description'", ""),
         (None, "Match error: Expected object, got null", ""),
+        ([], "Match error: Expected plain object", ""),
+        ("trigger", "Match error: Expected object, got string", ""),
     ],
 )
 def test_check_errors_come_back_inside_a_200_envelope(argument: Any, message: str, path: str) -> None:
@@ -125,6 +127,8 @@ def test_an_empty_check_is_missing_the_argument() -> None:
     assert error.fields["message"] == "Match error: Missing key 'name'"
     assert check_trigger(method_trigger()) is None
     assert check_trigger(method_trigger(_id="x", conditions=[], actions=[])) is None
+    no_argument = Server("8.3").call("POST", PATH, envelope([])).answer.json()
+    assert result_of(no_argument)["error"]["message"] == "Match error: Expected object, got undefined"
 
 
 def test_without_the_permission_the_method_throws_not_allowed() -> None:
