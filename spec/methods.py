@@ -126,7 +126,7 @@ def method_call(checks: _Checks, state: IdentityView) -> Handled:
     call_id, name, params = call["id"], call["method"], call["params"]
     assert isinstance(name, str) and isinstance(params, list)
     assert checks.user is not None
-    if name == SAVE_TRIGGER_METHOD:
+    if name == SAVE_TRIGGER_METHOD and checks.profile.save_trigger_method:
         argument = params[0] if params else _MISSING
         result, changes = save_trigger(
             checks.user, argument, state, checks.env.now_ms, checks.env.new_trigger_id

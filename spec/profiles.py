@@ -61,6 +61,9 @@ class Profile:
     """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
     ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
     requires the permission (403)."""
+    save_trigger_method: bool = False
+    """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
+    it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
 
@@ -128,6 +131,7 @@ _6_13 = replace(
     meteor_login="meteor2",
     json_errors="node14",
     settings_guard="action",
+    save_trigger_method=True,
     inferred=_7_4.inferred - {"settings-guard"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
