@@ -334,11 +334,14 @@ def logout(checks: _Checks, state: IdentityView) -> Handled:
 # -- me -----------------------------------------------------------------------------------------
 
 
-def user_document(user: User) -> dict[str, JsonValue]:
-    """The fields of the stored user that ``/me`` projects, in the order the mock stores them."""
+def user_document(user: User, *, with_services: bool) -> dict[str, JsonValue]:
+    """The projected fields of the stored user, in the order a created user document has them:
+    ``_id`` (MongoDB keeps it first), ``services`` (Meteor's ``insertUserDoc`` puts it before the
+    profile fields), then what Rocket.Chat adds on creation. ``services`` is only in the projection
+    of the later ``/me`` and of ``/login``; its value here is replaced by ``user_info``."""
     doc: dict[str, JsonValue] = {"_id": user.user_id}
-    if user.name is not None:
-        doc["name"] = user.name
+    if with_services:
+        doc["services"] = None
     if user.username is not None:
         doc["username"] = user.username
     if user.emails:
@@ -346,6 +349,8 @@ def user_document(user: User) -> dict[str, JsonValue]:
     doc["status"] = "offline"
     doc["active"] = True
     doc["roles"] = list(user.roles)
+    if user.name is not None:
+        doc["name"] = user.name
     return doc
 
 
@@ -363,19 +368,21 @@ def user_info(
     user: User, state: IdentityView, profile: Profile, *, for_login: bool = False
 ) -> dict[str, JsonValue]:
     """``getUserInfo``: the user document plus ``email``, ``settings``, ``avatarUrl``, ``isOAuthUser``
-    and ``services`` (6.13's ``/me`` puts the last two right after the document)."""
+    and the rebuilt ``services`` (which keeps the document's position). 6.13's ``/me`` reads the
+    document without ``services`` and adds ``isOAuthUser`` and ``services`` before ``getUserInfo``."""
     _, site_url = state.setting_value(SITE_URL)
     base = str(site_url).rstrip("/")
-    info = user_document(user)
-    services: dict[str, JsonValue] = {"password": {"exists": user.password_sha256 is not None}}
     legacy_me = profile.login_answers == "restivus" and not for_login
+    info = user_document(user, with_services=not legacy_me)
+    services: dict[str, JsonValue] = {"password": {"exists": user.password_sha256 is not None}}
     if legacy_me:
         info["isOAuthUser"] = False
         info["services"] = services
     if user.emails:
         info["email"] = user.emails[0]
     info["settings"] = {"profile": {}, "preferences": user_preferences(state)}
-    info["avatarUrl"] = f"{base}/avatar/{user.username}" if user.username else f"{base}/avatar/undefined"
+    username = user.username if user.username is not None else "undefined"  # a JS template literal
+    info["avatarUrl"] = f"{base}/avatar/{username}"
     if not legacy_me:
         info["isOAuthUser"] = False
         info["services"] = services

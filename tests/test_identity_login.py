@@ -178,17 +178,17 @@ def test_me_of_a_livechat_admin() -> None:
     me = answer.json()
     assert list(me) == [
         "_id",
-        "name",
+        "services",
         "username",
         "emails",
         "status",
         "active",
         "roles",
+        "name",
         "email",
         "settings",
         "avatarUrl",
         "isOAuthUser",
-        "services",
         "success",
     ]
     assert me["email"] == ADMIN.emails[0]
