@@ -6,8 +6,9 @@ A user may also carry permissions directly (``spec.model.User.permissions``), wh
 ``--user ID:TOKEN:PERMS`` users work.
 
 Source: ``apps/meteor/app/authorization/server/constant/permissions.ts`` (a plain array of
-``{_id, roles}``; read at 6.13.0 and at the index's newest version, same entries for the ones below)
-and ``apps/meteor/ee/app/livechat-enterprise/server/permissions.ts`` (the ``livechat-monitor`` role).
+``{_id, roles}``; read at 6.13.0 and at the index's newest version, same entries for the ones below),
+``apps/meteor/app/authorization/server/functions/upsertPermissions.ts`` (the default roles) and
+``apps/meteor/ee/app/livechat-enterprise/server/permissions.ts`` (the ``livechat-monitor`` role).
 See docs/source-notes/identity-model.md.
 """
 
@@ -67,15 +68,23 @@ the server inserts them, so the order ``permissions.listAll`` lists them)."""
 
 DEFAULT_ROLES: tuple[str, ...] = (
     ADMIN_ROLE,
+    "moderator",
+    "leader",
+    "owner",
     USER_ROLE,
+    "federated-external",
     BOT_ROLE,
     APP_ROLE,
+    "guest",
+    "anonymous",
     LIVECHAT_AGENT_ROLE,
     LIVECHAT_MANAGER_ROLE,
     LIVECHAT_MONITOR_ROLE,
 )
-"""Roles that exist on an enterprise server with omnichannel (``permissions.update`` rejects others).
-A community server has no ``livechat-monitor`` (inferred: the EE module creates it)."""
+"""The roles a server creates at start-up (``upsertPermissions.ts``'s ``defaultRoles``; the newest version
+lists ``federated-external`` too, older ones get it from the federation module) plus the enterprise
+``livechat-monitor``; ``permissions.update`` refuses any other. A community server has no
+``livechat-monitor`` (inferred: only the EE omnichannel module creates it)."""
 
 
 def role_permissions(table: RoleTable, roles: Iterable[str]) -> frozenset[str]:
