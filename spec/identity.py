@@ -13,7 +13,7 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -121,7 +121,7 @@ def predict_identity(checks: _Checks, state: IdentityView) -> Outcome:
         elif step == "validation" and validator is not None:
             refusal = validator(checks)
         if refusal is not None:
-            return Outcome(refusal, checks.changes, operation)
+            return Outcome(_mark_era(refusal, operation, checks.profile), checks.changes, operation)
     handlers: dict[str, Callable[[_Checks, IdentityView], Handled]] = {
         "login": login,
         "logout": logout,
@@ -133,7 +133,24 @@ def predict_identity(checks: _Checks, state: IdentityView) -> Outcome:
         "method_call": method_call,
     }
     answer, changes = handlers[operation](checks, state)
-    return Outcome(answer, (*checks.changes, *changes), operation)
+    return Outcome(_mark_era(answer, operation, checks.profile), (*checks.changes, *changes), operation)
+
+
+_ERA_SETTINGS = {
+    "list_permissions": "permissions-update",
+    "update_permissions": "permissions-update",
+    "get_setting": "settings-guard",
+    "save_setting": "settings-guard",
+}
+"""The profile setting each route's era-dependent behaviour rests on."""
+
+
+def _mark_era(answer: Answer, operation: str, profile: Profile) -> Answer:
+    """Name the profile setting the answer rests on when the profile marks it as inferred."""
+    setting = _ERA_SETTINGS.get(operation)
+    if setting is None or not profile.is_inferred(setting) or setting in answer.inferred:
+        return answer
+    return replace(answer, inferred=(*answer.inferred, setting))
 
 
 def router_failure(error_type: str, message: str) -> Answer:

@@ -235,3 +235,15 @@ def test_6_13_settings_refuse_in_the_action() -> None:
 def test_settings_need_a_login() -> None:
     assert Server("8.3").call("GET", setting_path(LIVECHAT_ENABLED), user=None).answer.status == 401
     assert ADMIN.roles == ("admin",)
+
+
+def test_answers_resting_on_an_inferred_era_say_so() -> None:
+    update = Server("7.5").call("POST", PERMISSIONS_UPDATE_PATH, revoke()).answer
+    assert "permissions-update" in update.inferred
+    assert (
+        "permissions-update"
+        not in Server("8.3").call("POST", PERMISSIONS_UPDATE_PATH, revoke()).answer.inferred
+    )
+    setting = Server("7.4").call("GET", setting_path(LIVECHAT_ENABLED)).answer
+    assert "settings-guard" in setting.inferred
+    assert Server("6.13").call("GET", setting_path(LIVECHAT_ENABLED)).answer.inferred == ()
