@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from spec.permissions import DEFAULT_ROLE_TABLE, DEFAULT_ROLES
@@ -254,6 +255,13 @@ class IdentityView(StateView, Protocol):
         ...
 
 
+# Shared, read-only defaults: a State is built per merged update in the mock's stores, so its defaults
+# must cost nothing (apply_change copies before it writes).
+_NO_TOKENS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+_DEFAULT_PERMISSIONS = default_permissions(0)
+_DEFAULT_SETTINGS: Mapping[str, JsonValue] = MappingProxyType(default_settings())
+
+
 @dataclass(frozen=True)
 class State:
     """An immutable in-memory ``IdentityView``; ``apply_changes`` returns the next one."""
@@ -261,11 +269,11 @@ class State:
     users: tuple[User, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     rate_windows: Mapping[str, RateWindow] = field(default_factory=dict)
-    login_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    login_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NO_TOKENS)
     """User id to the hashed tokens ``POST /api/v1/login`` issued."""
-    permissions: tuple[StoredPermission, ...] = field(default_factory=lambda: default_permissions(0))
+    permissions: tuple[StoredPermission, ...] = _DEFAULT_PERMISSIONS
     roles: tuple[str, ...] = DEFAULT_ROLES
-    settings: Mapping[str, JsonValue] = field(default_factory=default_settings)
+    settings: Mapping[str, JsonValue] = field(default_factory=lambda: _DEFAULT_SETTINGS)
 
     def find_user(self, user_id: str) -> User | None:
         return next((user for user in self.users if user.user_id == user_id), None)
