@@ -247,3 +247,14 @@ def test_answers_resting_on_an_inferred_era_say_so() -> None:
     setting = Server("7.4").call("GET", setting_path(LIVECHAT_ENABLED)).answer
     assert "settings-guard" in setting.inferred
     assert Server("6.13").call("GET", setting_path(LIVECHAT_ENABLED)).answer.inferred == ()
+
+
+def test_a_community_server_has_no_enterprise_settings() -> None:
+    from spec.settings import SETTING_DEFINITIONS, default_settings
+
+    community = default_settings(enterprise=False)
+    assert "Livechat_widget_position" not in community
+    assert LIVECHAT_SECRET_TOKEN in community
+    assert set(default_settings()) - set(community) == {
+        setting_id for setting_id, definition in SETTING_DEFINITIONS.items() if definition.enterprise
+    }
