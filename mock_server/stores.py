@@ -361,7 +361,7 @@ class MemoryStore:
                 elif isinstance(change, InsertTrigger):
                     watching.triggers = True
                     watching.ids.add(str(change.trigger["_id"]))
-                else:
+                elif isinstance(change, (UpdateTrigger, DeleteTrigger)):
                     watching.triggers = True
                     watching.ids.add(change.trigger_id)
             self._apply(change)

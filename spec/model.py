@@ -6,10 +6,16 @@ function that the mock server, the payload generators and the conformance runner
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeAlias
+from types import MappingProxyType
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+from spec.permissions import DEFAULT_ROLE_TABLE, DEFAULT_ROLES
+from spec.settings import default_settings
 
 JsonValue: TypeAlias = bool | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 """A value as JavaScript sees it after ``JSON.parse``: every number is a float (a JS double)."""
@@ -77,14 +83,52 @@ class Answer:
 
 @dataclass(frozen=True)
 class User:
-    """A user the server knows, identified by id and authenticated by token."""
+    """A user the server knows, identified by id and authenticated by token.
+
+    ``token`` is the login token the user starts with (``""`` for none); tokens issued by
+    ``POST /api/v1/login`` live in the state (``IdentityView.has_login_token``). ``permissions`` are
+    held directly, ``roles`` through the state's current role table (``spec.permissions.holds``).
+    """
 
     user_id: str
     token: str
     permissions: frozenset[str] = frozenset()
+    username: str | None = None
+    password_sha256: str | None = None
+    """Hex SHA-256 of the password: what Rocket.Chat feeds to bcrypt and what a client sends as
+    ``password.digest``; the mock is a test double, so no bcrypt on top (see identity-model.md)."""
+    roles: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    """Verified addresses; the first is the ``email`` of ``/me``."""
+    name: str | None = None
 
     def can(self, permission: str) -> bool:
+        """Whether the user holds ``permission`` directly (roles: ``spec.permissions.holds``)."""
         return permission in self.permissions
+
+
+def password_digest(password: str) -> str:
+    """The hex SHA-256 a Rocket.Chat client sends for ``password`` (``{digest, algorithm:"sha-256"}``)."""
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def hash_login_token(token: str) -> str:
+    """Meteor's ``Accounts._hashLoginToken``: base64 of the token's SHA-256, as the server stores it."""
+    return base64.b64encode(hashlib.sha256(token.encode("utf-8")).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class StoredPermission:
+    """A permission document: ``{_id, roles, _updatedAt}`` in the server's key order."""
+
+    permission_id: str
+    roles: tuple[str, ...]
+    updated_ms: int
+
+
+def default_permissions(at_ms: int) -> tuple[StoredPermission, ...]:
+    """The permissions a server inserts at start-up, in the order it inserts them."""
+    return tuple(StoredPermission(pid, roles, at_ms) for pid, roles in DEFAULT_ROLE_TABLE.items())
 
 
 @dataclass(frozen=True)
@@ -114,7 +158,51 @@ class CountCall:
     window_ms: int
 
 
-Change: TypeAlias = InsertTrigger | UpdateTrigger | DeleteTrigger | CountCall
+@dataclass(frozen=True)
+class AddLoginToken:
+    """``POST /api/v1/login`` stores one more hashed login token for the user."""
+
+    user_id: str
+    hashed_token: str
+
+
+@dataclass(frozen=True)
+class RemoveLoginToken:
+    """``POST /api/v1/logout`` removes the hashed token it was called with (the start-up one too)."""
+
+    user_id: str
+    hashed_token: str
+
+
+@dataclass(frozen=True)
+class SetPermissionRoles:
+    """``permissions.update`` replaces a permission's roles (``()`` revokes it from everyone)."""
+
+    permission_id: str
+    roles: tuple[str, ...]
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class SetSetting:
+    """``POST /api/v1/settings/:_id`` stores the value as sent."""
+
+    setting_id: str
+    value: JsonValue
+
+
+Change: TypeAlias = (
+    InsertTrigger
+    | UpdateTrigger
+    | DeleteTrigger
+    | CountCall
+    | AddLoginToken
+    | RemoveLoginToken
+    | SetPermissionRoles
+    | SetSetting
+)
+IDENTITY_CHANGES = (AddLoginToken, RemoveLoginToken, SetPermissionRoles, SetSetting)
+"""Changes only the identity routes produce; a store that is not an ``IdentityView`` never gets them."""
 
 
 @dataclass(frozen=True)
@@ -137,13 +225,55 @@ class StateView(Protocol):
     def rate_window(self, key: str) -> RateWindow | None: ...
 
 
+@runtime_checkable
+class IdentityView(StateView, Protocol):
+    """Users, login tokens, the role table and settings: what the identity routes (log-in, ``me``,
+    ``permissions.*``, ``settings/:_id``, ``method.call``) read.
+
+    ``State`` implements it. The mock's stores do not yet (the next step of issue 12 adds these
+    methods to them); until then ``spec.predict`` answers those routes as unknown routes for them.
+    """
+
+    def all_users(self) -> Sequence[User]: ...
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        """Whether ``POST /api/v1/login`` issued this (hashed) token to the user and it is still valid."""
+        ...
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        """The roles that hold the permission now; ``None`` for an unknown permission."""
+        ...
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        """Every permission in natural (insertion) order."""
+        ...
+
+    def known_roles(self) -> Sequence[str]: ...
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        """``(found, value)``: whether the setting exists (and is not hidden) and its current value."""
+        ...
+
+
+# Shared, read-only defaults: a State is built per merged update in the mock's stores, so its defaults
+# must cost nothing (apply_change copies before it writes).
+_NO_TOKENS: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+_DEFAULT_PERMISSIONS = default_permissions(0)
+_DEFAULT_SETTINGS: Mapping[str, JsonValue] = MappingProxyType(default_settings())
+
+
 @dataclass(frozen=True)
 class State:
-    """An immutable in-memory ``StateView``; ``apply_changes`` returns the next one."""
+    """An immutable in-memory ``IdentityView``; ``apply_changes`` returns the next one."""
 
     users: tuple[User, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     rate_windows: Mapping[str, RateWindow] = field(default_factory=dict)
+    login_tokens: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _NO_TOKENS)
+    """User id to the hashed tokens ``POST /api/v1/login`` issued."""
+    permissions: tuple[StoredPermission, ...] = _DEFAULT_PERMISSIONS
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    settings: Mapping[str, JsonValue] = field(default_factory=lambda: _DEFAULT_SETTINGS)
 
     def find_user(self, user_id: str) -> User | None:
         return next((user for user in self.users if user.user_id == user_id), None)
@@ -156,6 +286,27 @@ class State:
 
     def rate_window(self, key: str) -> RateWindow | None:
         return self.rate_windows.get(key)
+
+    def all_users(self) -> Sequence[User]:
+        return self.users
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        return hashed_token in self.login_tokens.get(user_id, ())
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        found = next((p for p in self.permissions if p.permission_id == permission_id), None)
+        return None if found is None else found.roles
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        return self.permissions
+
+    def known_roles(self) -> Sequence[str]:
+        return self.roles
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        if setting_id in self.settings:
+            return True, self.settings[setting_id]
+        return False, None
 
 
 def next_rate_window(current: RateWindow | None, at_ms: int, window_ms: int) -> RateWindow:
@@ -181,9 +332,45 @@ def apply_change(state: State, change: Change) -> State:
             state,
             triggers=tuple(trigger for trigger in state.triggers if trigger["_id"] != change.trigger_id),
         )
-    windows = dict(state.rate_windows)
-    windows[change.key] = next_rate_window(windows.get(change.key), change.at_ms, change.window_ms)
-    return replace(state, rate_windows=windows)
+    if isinstance(change, CountCall):
+        windows = dict(state.rate_windows)
+        windows[change.key] = next_rate_window(windows.get(change.key), change.at_ms, change.window_ms)
+        return replace(state, rate_windows=windows)
+    return _apply_identity_change(state, change)
+
+
+def _apply_identity_change(
+    state: State, change: AddLoginToken | RemoveLoginToken | SetPermissionRoles | SetSetting
+) -> State:
+    if isinstance(change, AddLoginToken):
+        tokens = dict(state.login_tokens)
+        tokens[change.user_id] = (*tokens.get(change.user_id, ()), change.hashed_token)
+        return replace(state, login_tokens=tokens)
+    if isinstance(change, RemoveLoginToken):
+        tokens = dict(state.login_tokens)
+        tokens[change.user_id] = tuple(t for t in tokens.get(change.user_id, ()) if t != change.hashed_token)
+        users = tuple(
+            replace(user, token="")
+            if user.user_id == change.user_id
+            and user.token
+            and hash_login_token(user.token) == change.hashed_token
+            else user
+            for user in state.users
+        )
+        return replace(state, login_tokens=tokens, users=users)
+    if isinstance(change, SetPermissionRoles):
+        return replace(
+            state,
+            permissions=tuple(
+                StoredPermission(p.permission_id, change.roles, change.at_ms)
+                if p.permission_id == change.permission_id
+                else p
+                for p in state.permissions
+            ),
+        )
+    settings = dict(state.settings)
+    settings[change.setting_id] = change.value
+    return replace(state, settings=settings)
 
 
 def apply_changes(state: State, changes: Sequence[Change]) -> State:

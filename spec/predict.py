@@ -30,6 +30,7 @@ from spec.model import (
     CountCall,
     DeleteTrigger,
     Headers,
+    IdentityView,
     InsertTrigger,
     JsonValue,
     Request,
@@ -37,11 +38,12 @@ from spec.model import (
     Trigger,
     UpdateTrigger,
     User,
+    hash_login_token,
 )
 from spec.parsing import ParsedBody, parse_body, parse_query
-from spec.permissions import MANAGE_TRIGGERS
+from spec.permissions import MANAGE_TRIGGERS, holds
 from spec.profiles import Profile, Step
-from spec.routes import Route, match_route
+from spec.routes import IDENTITY_OPERATIONS, Route, match_route
 from spec.triggers import new_trigger, public_view, saved_fields
 
 FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
@@ -52,10 +54,13 @@ DEFAULT_SORT: dict[str, JsonValue] = {"name": 1.0}
 
 @dataclass(frozen=True)
 class Environment:
-    """What the server would pick by itself: the time and the id of the next inserted trigger."""
+    """What the server would pick by itself: the time, the id of the next inserted trigger and the
+    token the next log-in issues."""
 
     now_ms: int
     new_trigger_id: str
+    new_login_token: str = ""
+    """Empty: ``spec.identity`` derives one from the other two (callers that never log in)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,8 @@ class Outcome:
     answer: Answer
     changes: tuple[Change, ...] = ()
     operation: str = ""
-    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, ``public_config`` or
-    ``unknown_route``."""
+    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, ``public_config``,
+    one of ``spec.routes.IDENTITY_OPERATIONS`` or ``unknown_route``."""
 
 
 Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
@@ -156,21 +161,29 @@ class _Checks:
         user_id = self.request.header(USER_ID_HEADER)
         token = self.request.header(AUTH_TOKEN_HEADER)
         user = self.state.find_user(user_id) if user_id and token else None
-        if user is None or user.token != token:
+        if user is None or (user.token != token and not self._issued(user.user_id, token)):
             return self.delayed(json_answer(401, self.profile.unauthorized_body))
         self.user = user
         return None
 
-    def authorize(self) -> Answer | None:
+    def _issued(self, user_id: str, token: str | None) -> bool:
+        # Tokens from POST /api/v1/login; only an IdentityView keeps them.
+        return (
+            bool(token)
+            and isinstance(self.state, IdentityView)
+            and self.state.has_login_token(user_id, hash_login_token(token or ""))
+        )
+
+    def authorize(self, permission: str = MANAGE_TRIGGERS) -> Answer | None:
         assert self.user is not None
-        if not self.user.can(MANAGE_TRIGGERS):
+        if not holds(self.user, permission, self.state):
             return self.delayed(failure(403, FORBIDDEN_MESSAGE))
         return None
 
     def rate_limit(self) -> Answer | None:
+        """The REST limiter; without a user (``/login``) nobody bypasses it."""
         limit = self.profile.rate_limit
-        assert self.user is not None
-        if limit is None or self.user.can(limit.bypass_permission):
+        if limit is None or (self.user is not None and holds(self.user, limit.bypass_permission, self.state)):
             return None
         key = f"{self.request.client_address} {self.request.method} {self.route.route_key}"
         window = self.state.rate_window(key)
@@ -213,7 +226,7 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     parsed = parse_body(request.header("content-type"), request.body, profile)
     rejected = _rejected_body(parsed)
     if rejected is not None:  # the strict body parser of 6.13-7.4 is middleware in front of every route
-        return Outcome(rejected, operation=_operation_name(match_route(method, path)))
+        return Outcome(rejected, operation=_operation_name(match_route(method, path), state))
     if method == "HEAD":
         # Express answers HEAD with the GET handler and no body.
         outcome = predict(replace(request, method="GET"), state, profile, env)
@@ -221,14 +234,16 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
         return replace(outcome, answer=answer)
     route = match_route(method, path)
     if route is None:
-        answer = json_answer(
-            404,
-            {"success": False, "error": f"Unknown route: {request.method.upper()} {path}"},
-            inferred=("unknown-route",),
-        )
-        return Outcome(answer, operation="unknown_route")
+        return Outcome(_unknown_route(request, path), operation="unknown_route")
     if route.operation == "public_config":
         return Outcome(public_config(state), operation=route.operation)
+    if route.operation in IDENTITY_OPERATIONS:
+        if not isinstance(state, IdentityView):
+            # The mock's stores do not keep users, tokens, roles and settings yet: as before.
+            return Outcome(_unknown_route(request, path), operation="unknown_route")
+        from spec.identity import predict_identity  # spec.identity builds on this module
+
+        return predict_identity(_Checks(request, state, profile, env, route, body=parsed.value), state)
     checks = _Checks(request, state, profile, env, route, body=parsed.value)
     for step in profile.check_order:
         refusal = checks.run(step)
@@ -238,8 +253,18 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     return Outcome(answer, (*checks.changes, *changes), route.operation)
 
 
-def _operation_name(route: Route | None) -> str:
-    return route.operation if route is not None else "unknown_route"
+def _unknown_route(request: Request, path: str) -> Answer:
+    return json_answer(
+        404,
+        {"success": False, "error": f"Unknown route: {request.method.upper()} {path}"},
+        inferred=("unknown-route",),
+    )
+
+
+def _operation_name(route: Route | None, state: StateView) -> str:
+    if route is None or (route.operation in IDENTITY_OPERATIONS and not isinstance(state, IdentityView)):
+        return "unknown_route"
+    return route.operation
 
 
 def _rejected_body(parsed: ParsedBody) -> Answer | None:

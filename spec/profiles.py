@@ -17,6 +17,18 @@ AUTH_MESSAGE = "You must be logged in to do this."
 Step = Literal["authentication", "permission", "rate-limit", "validation"]
 BodyParser = Literal["lenient", "strict"]
 """``lenient`` (7.5+): malformed JSON becomes ``{}``. ``strict`` (6.13-7.4): it is a 400 HTML error page."""
+RouteGuard = Literal["action", "route"]
+"""``action``: the route's action checks the permission itself, with its own answer (6.13 settings,
+6.13-7.4 ``permissions.update``). ``route``: ``permissionsRequired``, checked at the profile's
+``permission`` step with the standard 403."""
+LoginAnswers = Literal["restivus", "api"]
+"""``restivus`` (6.13): log-in bodies without ``success``, failures ``{status, error, details, message}``.
+``api`` (7.0+): ``success`` appended on success, failures start with ``{success:false, error}``."""
+MeteorLogin = Literal["meteor2", "meteor3"]
+"""Meteor 2 names the failure (``User not found``, ``Incorrect password``); Meteor 3 defaults to
+ambiguous messages (``Something went wrong. Please check your credentials.``)."""
+JsonErrorStyle = Literal["node14", "node22"]
+"""How ``JSON.parse`` words a syntax error (``method.call``'s message): Node 14 (6.13) or Node 22."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +50,25 @@ class Profile:
     auth_failure_delay: tuple[float, float] | None = None
     """A random wait before any 401/403, in seconds."""
     rate_limit: RateLimit | None = field(default_factory=RateLimit)
+    login_answers: LoginAnswers = "api"
+    meteor_login: MeteorLogin = "meteor3"
+    json_errors: JsonErrorStyle = "node22"
+    settings_guard: RouteGuard = "route"
+    permissions_update: Literal["action", "typed"] = "typed"
+    """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
+    ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
+    requires the permission (403)."""
+    save_trigger_method: bool = False
+    """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
+    it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
     middleware_steps: frozenset[Step] = frozenset()
-    """Checks whose refusal a Hono middleware sends itself (``c.json``). Such an answer never comes back
-    through the router's final handler, the one place that adds ``cache-control``/``pragma`` (see
-    ``spec.headers.NO_CACHE_HEADERS``); refusals of the other checks are results of the route's action
-    and carry both headers."""
+    """Checks run by router middleware (8.3+: authentication and permission), before a typed route's
+    own body/query validator; the rest run inside the action, after that validator. A middleware
+    sends its refusal itself (``c.json``), so that answer never comes back through the router's final
+    handler, the one place that adds ``cache-control``/``pragma`` (see ``spec.headers.NO_CACHE_HEADERS``);
+    refusals of the other checks are results of the route's action and carry both headers."""
 
     def refusal_passes_router(self, step: Step) -> bool:
         """Whether the refusal of ``step`` is an action result (router headers) or a middleware answer."""
@@ -72,6 +96,10 @@ _ALWAYS_INFERRED = frozenset(
         # (docs/source-notes/headers.md): read in the code of each era, but the era's first release is
         # taken from the reference's boundaries, not from a release tag.
         "middleware-release",
+        "login-messages",  # Meteor's own log-in errors (Meteor's source was not read)
+        "me-fields",  # which fields a stored user document has, and their order
+        "method-errors",  # how EJSON serialises a method's error inside the method.call envelope
+        "json-parse-message",  # V8's JSON.parse error text
     }
 )
 
@@ -96,6 +124,8 @@ _7_5 = replace(
     # action wrapper, so every refusal is an action result (Restivus and the express router of the older
     # eras also add both headers to every answer of a matched route).
     middleware_steps=frozenset(),
+    # permissions.* became typed routes around 7.10, inside this range; settings' guard era unread.
+    inferred=_8_3.inferred | {"permissions-update", "settings-guard"},
 )
 _7_4 = replace(
     _7_5,
@@ -103,7 +133,8 @@ _7_4 = replace(
     releases="7.4",
     body_parser="strict",
     body_limit_bytes=50 * 1024 * 1024,
-    inferred=_7_5.inferred | {"strict-body-parser"},
+    permissions_update="action",
+    inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser"},
 )
 _6_13 = replace(
     _7_4,
@@ -111,6 +142,12 @@ _6_13 = replace(
     releases="6.13-7.3",
     unauthorized_body=_LEGACY_401,
     auth_failure_delay=(0.5, 1.0),
+    login_answers="restivus",
+    meteor_login="meteor2",
+    json_errors="node14",
+    settings_guard="action",
+    save_trigger_method=True,
+    inferred=_7_4.inferred - {"settings-guard"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"

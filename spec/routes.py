@@ -13,10 +13,43 @@ TRIGGER_PATH = TRIGGERS_PATH + "/:_id"
 """The route pattern of one trigger, as the rate limiter keys it."""
 CONFIG_PATH = API_V1 + "/livechat/config"
 
+LOGIN_PATH = API_V1 + "/login"
+LOGOUT_PATH = API_V1 + "/logout"
+ME_PATH = API_V1 + "/me"
+PERMISSIONS_LIST_ALL_PATH = API_V1 + "/permissions.listAll"
+PERMISSIONS_UPDATE_PATH = API_V1 + "/permissions.update"
+SETTINGS_PATH = API_V1 + "/settings"
+SETTING_PATH = SETTINGS_PATH + "/:_id"
+METHOD_CALL_PATH = API_V1 + "/method.call"
+METHOD_CALL_ROUTE = METHOD_CALL_PATH + "/:method"
+"""The DDP-over-REST route; the method segment only names the call, ``message.method`` picks it."""
+
+IDENTITY_OPERATIONS = frozenset(
+    {
+        "login",
+        "logout",
+        "me",
+        "list_permissions",
+        "update_permissions",
+        "get_setting",
+        "save_setting",
+        "method_call",
+    }
+)
+"""Operations answered by ``spec.identity``/``spec.methods``, only for an ``IdentityView`` state."""
+
 
 def trigger_path(trigger_id: str) -> str:
     """The concrete path of one trigger, its id percent-encoded (every ``/`` too)."""
     return f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}"
+
+
+def setting_path(setting_id: str) -> str:
+    return f"{SETTINGS_PATH}/{quote(setting_id, safe='')}"
+
+
+def method_call_path(method: str) -> str:
+    return f"{METHOD_CALL_PATH}/{quote(method, safe=':')}"
 
 
 def is_api_path(path: str) -> bool:
@@ -30,6 +63,40 @@ class Route:
     route_key: str
     """Route name as the rate limiter keys it (path pattern, not the concrete id)."""
     trigger_id: str | None = None
+    param: str | None = None
+    """The decoded ``:_id`` of ``settings/:_id`` or ``:method`` of ``method.call/:method``."""
+
+
+def _one_segment(path: str, prefix: str) -> str | None:
+    segment = path[len(prefix) + 1 :]
+    if not segment or "/" in segment:
+        return None
+    return unquote(segment)
+
+
+def _match_identity_route(method: str, path: str) -> Route | None:
+    if path == LOGIN_PATH:
+        return Route("login", LOGIN_PATH) if method == "POST" else None
+    if path == LOGOUT_PATH:
+        return Route("logout", LOGOUT_PATH) if method in ("GET", "POST") else None
+    if path == ME_PATH:
+        return Route("me", ME_PATH) if method == "GET" else None
+    if path == PERMISSIONS_LIST_ALL_PATH:
+        return Route("list_permissions", PERMISSIONS_LIST_ALL_PATH) if method == "GET" else None
+    if path == PERMISSIONS_UPDATE_PATH:
+        return Route("update_permissions", PERMISSIONS_UPDATE_PATH) if method == "POST" else None
+    if path.startswith(SETTINGS_PATH + "/"):
+        setting_id = _one_segment(path, SETTINGS_PATH)
+        if setting_id is None or method not in ("GET", "POST"):
+            return None
+        operation = "get_setting" if method == "GET" else "save_setting"
+        return Route(operation, SETTING_PATH, param=setting_id)
+    if path.startswith(METHOD_CALL_PATH + "/"):
+        name = _one_segment(path, METHOD_CALL_PATH)
+        if name is None or method != "POST":
+            return None
+        return Route("method_call", METHOD_CALL_ROUTE, param=name)
+    return None
 
 
 def match_route(method: str, path: str) -> Route | None:
@@ -51,4 +118,6 @@ def match_route(method: str, path: str) -> Route | None:
         return None
     if path == CONFIG_PATH and method == "GET":
         return Route("public_config", CONFIG_PATH)
-    return None
+    if path.startswith(LIVECHAT_PREFIX):
+        return None
+    return _match_identity_route(method, path)
