@@ -391,3 +391,19 @@ def test_the_console_script_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_a_document_the_walk_cannot_read_exits_2_without_a_traceback(
+    tmp_path: Path, published: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = copy.deepcopy(published)
+    media = broken["paths"]["/api/v1/livechat/triggers"]["post"]["requestBody"]["content"]["application/json"]
+    media["schema"]["properties"]["name"]["type"] = "unauthorized"  # no JSON type: strict validation fails
+    path = tmp_path / "published.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    assert main(["--published", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "rc-triggers-drift: cannot compare these documents: the walk failed with UnknownType"
+    )
+    assert "Traceback" not in error
