@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +371,39 @@ def test_every_finding_is_worded_from_exactly_its_facts() -> None:
     assert {kind for kind, _ in WORDING} >= {
         line.split()[1] for line in REPORT.read_text(encoding="utf-8").splitlines() if line.startswith("## ")
     } - {"Summary"}
+
+
+def test_without_the_drift_extra_the_cli_names_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "openapi_spec_validator", None)  # import fails as if not installed
+    assert main(["--format", "json"]) == 2
+    error = capsys.readouterr().err
+    assert "needs openapi_spec_validator" in error and "pip install 'rc-triggers-contract[drift]'" in error
+
+
+def test_the_console_script_runs() -> None:
+    scripts = {point.name: point.value for point in metadata.entry_points(group="console_scripts")}
+    assert scripts["rc-triggers-drift"] == "spec.drift.cli:main"
+    script = Path(sys.executable).with_name("rc-triggers-drift")
+    result = subprocess.run(
+        [str(script), "--check", str(REPORT)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+
+
+def test_a_document_the_walk_cannot_read_exits_2_without_a_traceback(
+    tmp_path: Path, published: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = copy.deepcopy(published)
+    media = broken["paths"]["/api/v1/livechat/triggers"]["post"]["requestBody"]["content"]["application/json"]
+    media["schema"]["properties"]["name"]["type"] = "unauthorized"  # no JSON type: strict validation fails
+    path = tmp_path / "published.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    assert main(["--published", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "rc-triggers-drift: cannot compare these documents: the walk failed with UnknownType"
+    )
+    assert "Traceback" not in error

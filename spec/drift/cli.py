@@ -53,7 +53,16 @@ def _drifts(published: dict[str, Json], contract: dict[str, Json]) -> list[Drift
     except Exception as exc:  # the validator raises several unrelated types for a broken document
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DocumentError(f"the contract document is not valid OpenAPI: {first}") from None
-    return find_drift(published, contract)
+    try:
+        return find_drift(published, contract)
+    except DocumentError:
+        raise
+    except Exception as exc:  # a shape the walker does not expect (the published page is not validated)
+        reason = (str(exc).splitlines() or [""])[0][:200]
+        raise DocumentError(
+            f"cannot compare these documents: the walk failed with {type(exc).__name__}: {reason} "
+            "(a schema or example of a shape the drift tool does not read; no report was written)"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
