@@ -16,16 +16,18 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from mock_server.offload import ChildError, Offloader, OffloadFailed
+from mock_server.outbound import OutboundFailure, perform
 from mock_server.settings import MockSettings
 from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
-from spec.model import Change, Request, StateView, Trigger
+from spec.model import Answer, Change, Request, StateView, Trigger
+from spec.outbound import render
 from spec.predict import Environment, Outcome, Predictor
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from spec.triggers import SeedError, load_seed_triggers
@@ -148,6 +150,22 @@ class MockService:
                 self.gate.set()
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
+
+    async def complete(self, outcome: Outcome) -> Outcome:
+        """The outcome once its webhook call (if it plans one) has ended: performed here, after the
+        store transaction, so the wait holds no lock; with ``--no-outbound`` the webhook is taken as
+        unreachable without any network access."""
+        call = outcome.external
+        if call is None:
+            return outcome
+        if not self.settings.outbound or call.request is None:
+            return replace(outcome, answer=render(call, call.unreachable()))
+        result = await perform(call.request)
+        if isinstance(result, OutboundFailure):
+            logger.error("mock server: webhook call not completed: %s", result.message)
+            reply = Reply.json(502, mock_error(f"mock server: {result.message}", "mock-outbound-too-large"))
+            return replace(outcome, answer=Answer(reply.status, reply.body, reply.headers))
+        return replace(outcome, answer=render(call, result))
 
     async def through_gate(self) -> None:
         """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
