@@ -208,18 +208,19 @@ WebhookResult = WebhookResponse | WebhookTimeout | WebhookBodyTimeout | WebhookU
 
 def render(call: ExternalCall, result: WebhookResult) -> Answer:
     """The route's answer once the call ended with ``result`` (the ``refusal`` of an unsendable
-    request wins over any result)."""
+    request wins over any result). Answers whose text is Node's or node-fetch's own (not read in
+    this repository) name ``outbound-call`` as inferred; the rest are the route's code as read."""
     if call.request is None:
-        return _failure(call, call.invalid_response_error, call.refusal)
+        return _failure(call, call.invalid_response_error, call.refusal, inferred=True)
     url = call.request.url
     if isinstance(result, WebhookTimeout):
         return _failure(call, TIMEOUT_ERROR, TIMEOUT_MESSAGE)
     if isinstance(result, WebhookBodyTimeout):
         message = f"Response timeout while trying to fetch {url} (over {call.timeout_text}ms)"
-        return _failure(call, call.invalid_response_error, message)
+        return _failure(call, call.invalid_response_error, message, inferred=True)
     if isinstance(result, WebhookUnreachable):
         message = f"request to {url} failed, reason: {result.reason}"
-        return _failure(call, call.invalid_response_error, message)
+        return _failure(call, call.invalid_response_error, message, inferred=True)
     text = result.body.decode("utf-8", errors="replace")  # Buffer#toString
     if result.status != 200:  # !response.ok || status !== 200: the body's text is the message
         return _failure(call, call.invalid_response_error, text)
@@ -228,17 +229,17 @@ def render(call: ExternalCall, result: WebhookResult) -> Answer:
     except JsonSyntaxError:
         reason = json_parse_message(text, call.node)
         message = f"invalid json response body at {url} reason: {reason}"
-        return _failure(call, call.invalid_response_error, message)
-    problem = _contents_problem(data, call.node)
+        return _failure(call, call.invalid_response_error, message, inferred=True)
+    problem = _contents_problem(data)
     if problem is not None:
-        return _failure(call, call.invalid_response_error, problem)
+        return _failure(call, call.invalid_response_error, problem, inferred=problem != BAD_FORMAT_MESSAGE)
     assert isinstance(data, dict)
     response: dict[str, JsonValue] = {"statusCode": float(result.status), "contents": data["contents"]}
     body: dict[str, JsonValue] = {"triggerId": call.trigger_id, "response": response, "success": True}
-    return _answer(200, body)
+    return _answer(200, body, inferred=False)
 
 
-def _contents_problem(data: JsonValue, node: NodeMessages) -> str | None:
+def _contents_problem(data: JsonValue) -> str | None:
     """Why ``data.contents`` is not a non-empty array of ``{msg: string, order: number}``."""
     if data is None:  # const { contents } = data
         return "Cannot destructure property 'contents' of 'data' as it is null."
@@ -256,16 +257,17 @@ def _contents_problem(data: JsonValue, node: NodeMessages) -> str | None:
     return None
 
 
-def _failure(call: ExternalCall, error: str, message: str) -> Answer:
+def _failure(call: ExternalCall, error: str, message: str, *, inferred: bool = False) -> Answer:
     # failure({triggerId, ...{error, response, fallbackMessage}}): success last; undefined dropped.
     body: dict[str, JsonValue] = {"triggerId": call.trigger_id, "error": error, "response": message}
     body["fallbackMessage"] = call.fallback_message
     body["success"] = False
-    return _answer(400, body)
+    return _answer(400, body, inferred=inferred)
 
 
-def _answer(status: int, body: dict[str, JsonValue]) -> Answer:
-    return Answer(status, stringify(body).encode("utf-8"), JSON_HEADERS, inferred=(OUTBOUND_INFERRED,))
+def _answer(status: int, body: dict[str, JsonValue], *, inferred: bool) -> Answer:
+    marks = (OUTBOUND_INFERRED,) if inferred else ()
+    return Answer(status, stringify(body).encode("utf-8"), JSON_HEADERS, inferred=marks)
 
 
 # -- JavaScript conversions ------------------------------------------------------------------------
