@@ -511,19 +511,21 @@ def _restore(runner: Runner, what: str, restore: Request, verified: Callable[[],
     try:
         observed = runner.send(restore)
         runner.results.count(SHARED_FAMILY)
+        problem = ""
         if observed.status != 200:
-            _loudly(
-                runner,
-                what,
-                restore,
-                f"the restoring request answered {observed.status} {observed.body[:200]!r}",
-            )
+            problem = f"the restoring request answered {observed.status} {observed.body[:200]!r}"
         elif not verified():
-            _loudly(
+            problem = "the restoring request answered 200, but reading it back shows another value"
+        if problem:
+            _loudly(runner, what, restore, problem)
+            _report(
                 runner,
-                what,
+                SHARED_FAMILY,
                 restore,
-                "the restoring request answered 200, but reading it back shows another value",
+                expected=Answer(200, b""),
+                observed=observed,
+                problems=[f"could not restore {what}: {problem}"],
+                title=f"restore {what}",
             )
     except BaseException as error:  # whatever stopped the restore, say how to do it by hand
         _loudly(runner, what, restore, f"{type(error).__name__}: {error}")
