@@ -300,8 +300,9 @@ class _Webhooks:
             problems.append(f"webhook: {LIVECHAT_TOKEN_HEADER} expected the secret token, got {token!r}")
         elif not token:
             problems.append(f"webhook: no {LIVECHAT_TOKEN_HEADER}")
-        if (received.headers.get("content-type") or "").split(";")[0] != JSON_CONTENT_TYPE:
-            problems.append(f"webhook: content-type {received.headers.get('content-type')!r}")
+        content_type = received.headers.get(CONTENT_TYPE) or ""
+        if content_type.split(";")[0] != JSON_CONTENT_TYPE:
+            problems.append(f"webhook: {CONTENT_TYPE} {content_type!r}")
         try:
             sent = received.json()
         except ValueError:
@@ -549,7 +550,7 @@ def _permission_roles(
 
 
 def shared_changes_family(runner: Runner, session: Session | None) -> None:
-    """Take ``view-livechat-manager`` from every role, check that the next trigger requests are refused,
+    """Take ``MANAGE_TRIGGERS`` from every role, check that the next trigger requests are refused,
     and give it back at once (verified)."""
     family = SHARED_FAMILY
     if not runner.options.allow_shared_changes:

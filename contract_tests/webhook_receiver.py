@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from spec.headers import CONTENT_TYPE
 from spec.outbound import WebhookResponse, WebhookResult, WebhookTimeout
 
 CONTENTS: list[dict[str, Any]] = [{"msg": "hello", "order": 0}, {"msg": "from the receiver", "order": 1}]
@@ -70,7 +71,7 @@ class WebhookReceiver:
                 if delay:
                     time.sleep(delay)
                 self.send_response(status)
-                self.send_header("Content-Type", content_type)
+                self.send_header(CONTENT_TYPE, content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Connection", "close")
                 self.end_headers()
