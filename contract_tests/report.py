@@ -413,7 +413,12 @@ def markdown_report(results: Results, base_url: str) -> str:
                 if deviation.context:
                     lines += ["", "```", deviation.context, "```"]
                 if deviation.curl:
-                    lines += ["", "Reproduce (POSIX sh):", "", "```sh", deviation.curl, "```"]
+                    shows = (
+                        f" (its last answer shows it: status {deviation.observed_status})"
+                        if deviation.observed_status is not None
+                        else ""
+                    )
+                    lines += ["", f"Reproduce (POSIX sh){shows}:", "", "```sh", deviation.curl, "```"]
                 lines.append("")
     if results.leftovers:
         lines += ["", "## Left on the server", ""]

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -284,7 +284,11 @@ class Runner:
             else ""
         )
         request = exchange.request
-        sequence = [request] if exchange.shown_by is None else [request, exchange.shown_by]
+        # The whole listing, not the few most recent: the run may have written more since.
+        listing = (
+            None if exchange.shown_by is None else dataclasses.replace(exchange.shown_by, query="count=0")
+        )
+        sequence = [request] if listing is None else [request, listing]
         shown = (
             "\nthe last request of the reproducer shows what the server stored; run with --keep to leave "
             "the run's triggers in place for it"
@@ -549,8 +553,12 @@ class Runner:
             self.model.own = []
         results = self.results
         results.leftovers = sorted(outcome.remaining)
+        remove_later = f"Remove them later with: {cleanup_command(self.options.base_url, self.model.prefix)}"
         if outcome.kept:
-            results.notice(f"--keep: the {len(outcome.remaining)} triggers of this run are left in place")
+            results.notice(
+                f"--keep: the {len(outcome.remaining)} triggers of this run are left in place: "
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
+            )
         elif outcome.verified:
             results.notice(f"cleanup: {len(outcome.gone)} triggers of this run deleted and verified gone")
         if outcome.problem:
@@ -573,12 +581,11 @@ class Runner:
                     observed_status=200,
                 )
             )
-        if outcome.remaining:
+        if outcome.remaining and not outcome.kept:
             results.notice(
                 f"cleanup: {len(outcome.remaining)} triggers of this run "
                 f"{'remain' if outcome.verified else 'may remain (not verified gone)'}: "
-                f"{', '.join(sorted(outcome.remaining))}. Remove them later with: "
-                f"{cleanup_command(self.options.base_url, self.model.prefix)}"
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
             )
 
     def run(self) -> Results:
@@ -605,8 +612,10 @@ class Runner:
                         f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
                     )
                 self.results.profile = self.profile.name
-                self.check_preflight(seen)
+                if seen[0][1].status != 200:
+                    self.check_preflight(seen)  # records the deviation and stops
                 self.observe_initial()
+                self.check_preflight(seen)  # now that the stored triggers are known
                 observed_state = True
                 from contract_tests.families import run_all
 
@@ -657,11 +666,17 @@ class Runner:
             for future in futures:
                 future.result()
         except BaseException:
-            # Interrupted or stopped: the other threads stop at their next request.
+            # Interrupted or stopped: the other threads stop at their next request. Wait for them (a
+            # further interrupt must not leave them writing while the cleanup runs).
             self._stop.set()
+            for future in futures:
+                future.cancel()
+            while not all(future.done() for future in futures):
+                with contextlib.suppress(KeyboardInterrupt):
+                    wait(futures)
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False)
 
 
 @dataclass
@@ -692,24 +707,29 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
     outcome.remaining = set(outcome.candidates)
     answered_success: set[str] = set()
     try:
-        _, _, listed = runner.list_all()
-        if listed is None:
-            outcome.problem = "could not list the stored triggers before deleting"
-        else:
-            outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
-            outcome.remaining = set(outcome.candidates)
-        if keep:
-            return outcome
-        for trigger_id in sorted(outcome.candidates):
-            try:
-                answer = runner.transport.send(
-                    Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
-                )
-            except ConnectionFailed as error:
-                outcome.problem = f"a DELETE failed ({error})"
-                continue
-            if 200 <= answer.status < 300:
-                answered_success.add(trigger_id)
+        try:
+            _, _, listed = runner.list_all()
+            if listed is None:
+                outcome.problem = "could not list the stored triggers before deleting"
+            else:
+                outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
+                outcome.remaining = set(outcome.candidates)
+            if keep:
+                return outcome
+            for trigger_id in sorted(outcome.candidates):
+                try:
+                    answer = runner.transport.send(
+                        Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
+                    )
+                except ConnectionFailed as error:
+                    outcome.problem = f"a DELETE failed ({error})"
+                    continue
+                if 200 <= answer.status < 300:
+                    answered_success.add(trigger_id)
+        except KeyboardInterrupt:
+            # Deletions stop; what is left is still listed, and no further interrupt cuts that short.
+            outcome.problem = "interrupted again: deletions stopped"
+            _ignore_interrupts()
         _, _, after = runner.list_all()
         if after is None:
             outcome.problem = "could not list the stored triggers to verify the deletions"
@@ -720,8 +740,7 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
         outcome.gone = outcome.candidates - still
         outcome.leaked = still & answered_success
     except KeyboardInterrupt:
-        outcome.problem = "interrupted again: deletions stopped"
-        _ignore_interrupts()
+        outcome.problem = "interrupted while verifying: what is left is not verified"
     except (Stopped, ConnectionFailed, RateLimitExhausted) as error:
         outcome.problem = f"stopped ({error})"
     return outcome
