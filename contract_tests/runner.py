@@ -46,6 +46,7 @@ from contract_tests.client import (
 from contract_tests.model import PENDING_ID_PREFIX, RUN_PREFIX, Incomplete, LiveModel, new_run_prefix
 from contract_tests.report import Deviation, Results, Severity, deviation_kind
 from fuzz.requests import auth_headers
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 from spec.jsvalues import JsonSyntaxError, parse_json
 from spec.model import Answer, CountCall, Request, Trigger, UpdateTrigger, User
 from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
@@ -444,7 +445,7 @@ class Runner:
                 "POST",
                 TRIGGERS_PATH,
                 "",
-                (*auth_headers(self.admin), ("Content-Type", "application/json")),
+                (*auth_headers(self.admin), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                 b'{"name":',
             ),
         ]
@@ -454,7 +455,7 @@ class Runner:
                     "POST",
                     TRIGGERS_PATH,
                     "",
-                    (*auth_headers(limited), ("Content-Type", "application/json")),
+                    (*auth_headers(limited), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                     b"{}",
                 )
             )
