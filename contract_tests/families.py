@@ -531,7 +531,8 @@ def check_order_coverage(runner: Runner) -> None:
         headers: Headers = auth_headers(limited) if "permission" in steps and limited else ()
         if "validation" in steps:
             for case in _invalid_root_bodies():
-                cases.append((f"{first} vs {second}: body {case.label}", _json_post(headers, case.value)))
+                body = runner.model.tag(case.value)  # marked, in case a broken server stores it
+                cases.append((f"{first} vs {second}: body {case.label}", _json_post(headers, body)))
             for label, query in coverage.list_query_cases():
                 if "a word" in label:
                     cases.append(

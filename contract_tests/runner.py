@@ -588,6 +588,11 @@ class Runner:
                 f"{'remain' if outcome.verified else 'may remain (not verified gone)'}: "
                 f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
             )
+        if outcome.unseen and not outcome.verified:
+            results.notice(
+                f"cleanup: {outcome.unseen} more triggers this run wrote were never listed, so their ids "
+                f"are unknown; they may remain, named {self.model.prefix.strip()!r}. {remove_later}"
+            )
 
     def run(self) -> Results:
         """The whole run; never raises for a stop: ``stop_kind`` and ``results.stopped`` say why."""
@@ -690,6 +695,9 @@ class CleanupOutcome:
     verified: bool = False
     kept: bool = False
     problem: str = ""
+    unseen: int = 0
+    """Triggers this run wrote whose ids the server never showed (no listing found them): when the
+    deletions cannot be verified, they may remain too, findable only by the prefix."""
 
 
 def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None) -> CleanupOutcome:
@@ -706,12 +714,14 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
 
     outcome.candidates = set(model.own_ids()) - model.initial_foreign_ids
     outcome.remaining = set(outcome.candidates)
+    unseen = sum(1 for t in model.own if str(t["_id"]).startswith(PENDING_ID_PREFIX))
     answered_success: set[str] = set()
     try:
         try:
             _, _, listed = runner.list_all()
             if listed is None:
                 outcome.problem = "could not list the stored triggers before deleting"
+                outcome.unseen = unseen
             else:
                 outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
                 outcome.remaining = set(outcome.candidates)
@@ -734,6 +744,7 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
         _, _, after = runner.list_all()
         if after is None:
             outcome.problem = "could not list the stored triggers to verify the deletions"
+            outcome.unseen = unseen
             return outcome
         still = {str(t["_id"]) for t in after if own(t)} - model.initial_foreign_ids
         outcome.verified = True
@@ -744,6 +755,7 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
         outcome.problem = "interrupted while verifying: what is left is not verified"
     except (Stopped, ConnectionFailed, RateLimitExhausted) as error:
         outcome.problem = f"stopped ({error})"
+        outcome.unseen = 0 if outcome.verified else unseen
     return outcome
 
 

@@ -355,6 +355,22 @@ def hangs_when_many_stored(request: Request, state: StateView, profile: Profile,
     return predict(request, state, profile, env)
 
 
+FAIL_ABOVE = 50
+"""``server_errors_when_many_stored`` answers 500 to everything once more than this many are stored."""
+
+
+def server_errors_when_many_stored(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """A target that breaks mid-run: every answer a 500 once more than 50 triggers are stored, the
+    cleanup's DELETEs and listings too. Not in ``MUTANTS``: it tests the cleanup's account."""
+    outcome = predict(request, state, profile, env)
+    if len(state.all_triggers()) <= FAIL_ABOVE:
+        return outcome
+    answer = dataclasses.replace(outcome.answer, status=500, body=b'{"success":false,"error":"Internal"}')
+    return dataclasses.replace(outcome, answer=answer, changes=())
+
+
 LEAK_ABOVE = 100
 """``delete_leaks_when_many_stored`` keeps triggers once more than this many are stored."""
 

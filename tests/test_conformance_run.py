@@ -212,6 +212,25 @@ def test_a_leaking_delete_is_reported_and_the_leftovers_listed_honestly() -> Non
     assert f"python -m contract_tests --cleanup {prefix_match.group(1)} --base-url" in output
 
 
+def test_a_target_failing_mid_run_gets_an_honest_account_of_what_is_left() -> None:
+    with running_mock("--quiet", "--predictor", "tests.mutants:server_errors_when_many_stored") as server:
+        result = conformance(server.base_url, *CREDENTIALS, "--seed", "1", "--max-examples", "20")
+        output = result.stdout + result.stderr
+        prefix_match = _PREFIX.search(result.stderr)
+        assert prefix_match is not None, output
+        left = {str(t["_id"]) for t in stored(server) if prefix_match.group(1) in str(t.get("name"))}
+    assert result.returncode == 1, output[-3000:]
+    assert "deleted and verified gone" not in output
+    listed = re.search(
+        r"cleanup: (\d+) triggers of this run may remain \(not verified gone\): ([^.]*)\.", output
+    )
+    unseen = re.search(r"cleanup: (\d+) more triggers this run wrote were never listed", output)
+    named = set(listed.group(2).split(", ")) if listed else set()
+    # Every trigger still stored is named by id, or counted among those whose ids the run never saw.
+    assert len(left - named) <= (int(unseen.group(1)) if unseen else 0), output[-3000:]
+    assert f"--cleanup {prefix_match.group(1)}" in output
+
+
 def test_keep_leaves_the_state_and_cleanup_prefix_removes_it(mock: MockServer) -> None:
     kept = conformance(mock.base_url, *CREDENTIALS, "--seed", "8", "--max-examples", "5", "--keep")
     assert kept.returncode == 0, kept.stdout + kept.stderr
