@@ -548,8 +548,10 @@ def tune_garbage_collector() -> None:
 def app_from_environment() -> ASGIApp:
     """Factory for ``--workers N``: each spawned worker rebuilds the app from the CLI's settings."""
     from mock_server.lifeline import exit_with_parent
+    from mock_server.limits import configure
 
     exit_with_parent()
     tune_garbage_collector()
     settings = MockSettings.from_environment()
+    configure(settings.http_limits())
     return create_app(settings, predictor=load_predictor(settings.predictor))
