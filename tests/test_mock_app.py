@@ -8,6 +8,9 @@ its write, and a predictor that fails.
 from __future__ import annotations
 
 import asyncio
+import json
+import random
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +21,8 @@ import pytest
 from mock_server.app import create_app
 from mock_server.settings import MockSettings
 from mock_server.stores import MemoryStore, SqliteStore, Store
-from spec.model import Change, InsertTrigger, Request, StateView, User
-from spec.predict import Environment, Outcome, predict
+from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, UpdateTrigger, User
+from spec.predict import DEFAULT_SORT, Environment, Outcome, predict, sort_triggers
 from spec.profiles import Profile
 
 ADMIN = User("admin-id", "admin-token", frozenset({"view-livechat-manager", "api-bypass-rate-limit"}))
@@ -103,3 +106,91 @@ def test_predictor_seam_and_contract_errors(tmp_path: Path, db: bool) -> None:
     listed = asyncio.run(_call(app, "GET", "/api/v1/livechat/triggers", headers=AUTH))
     assert listed.status_code == 200
     assert calls == ["/api/v1/livechat/triggers/explode", "/api/v1/livechat/triggers"]
+
+
+# -- the stores' default-sort index and public subset against spec.predict ---------------------------
+
+
+def _full_order(view: StateView) -> tuple[list[Any], bool]:
+    # A plain list has no sorted_by hook: spec.predict sorts it in full.
+    ordered, tied = sort_triggers(list(view.all_triggers()), DEFAULT_SORT)
+    return list(ordered), tied
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_index_gives_exactly_spec_predicts_order_and_ties(tmp_path: Path, kind: str) -> None:
+    store: Store = (
+        MemoryStore([ADMIN], journal_size=10)
+        if kind == "memory"
+        else SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    )
+    chooser = random.Random(8)
+    names = ["b", "a", "ab", "é", "\U0001f600", "a\x00", "B", ""]
+    ids: list[str] = []
+    for step in range(300):
+        roll = chooser.random()
+        if roll < 0.5 or not ids:
+            trigger_id = (
+                f"id{step}" if chooser.random() < 0.9 or not ids else chooser.choice(ids)
+            )  # duplicates too
+            change: Change = InsertTrigger(
+                {"_id": trigger_id, "name": chooser.choice(names), "enabled": chooser.random() < 0.5}
+            )
+            ids.append(trigger_id)
+        elif roll < 0.8:
+            fields = {"name": chooser.choice(names), "enabled": chooser.random() < 0.5}
+            change = UpdateTrigger(chooser.choice(ids), fields)
+        else:
+            change = DeleteTrigger(chooser.choice(ids))
+
+        def check(view: StateView, change: Change = change) -> tuple[None, Sequence[Change]]:
+            expected, expected_tied = _full_order(view)
+            found = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
+            assert found is not None
+            page, tied = found
+            assert (list(page), tied) == (expected, expected_tied)
+            assert list(page[3:8]) == expected[3:8]
+            public = [t for t in view.all_triggers() if t.get("enabled") is True]
+            assert list(view.public_triggers()) == public  # type: ignore[attr-defined]
+            return None, (change,)
+
+        store.transact(check)
+    assert len(store.triggers()) > 20
+    store.close()
+
+
+def test_a_name_of_another_kind_falls_back_to_the_full_sort(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    store.load([{"_id": "a", "name": "z"}, {"_id": "b", "name": 3.0}, {"_id": "c"}], replace=False)
+
+    def check(view: StateView) -> tuple[None, Sequence[Change]]:
+        assert view.all_triggers().sorted_by(DEFAULT_SORT) is None  # type: ignore[attr-defined]
+        ordered, _ = sort_triggers(view.all_triggers(), DEFAULT_SORT)
+        assert [t["_id"] for t in ordered] == ["c", "b", "a"]  # missing, number, string: BSON order
+        return None, ()
+
+    store.transact(check)
+    store.close()
+
+
+def test_databases_from_before_the_index_are_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE triggers"
+            " (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        for trigger_id, name in (("x", "b"), ("y", "a"), ("z", "b")):
+            connection.execute(
+                "INSERT INTO triggers (id, doc) VALUES (?, ?)",
+                (trigger_id, json.dumps({"_id": trigger_id, "name": name, "enabled": True})),
+            )
+    store = SqliteStore(str(path), [ADMIN], journal_size=10)
+
+    def check(view: StateView) -> tuple[None, Sequence[Change]]:
+        page, tied = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
+        assert ([t["_id"] for t in page], tied, len(view.all_triggers())) == (["y", "x", "z"], True, 3)
+        return None, ()
+
+    store.transact(check)
+    store.close()
