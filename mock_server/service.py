@@ -92,12 +92,19 @@ class MockService:
         )
         self.gate = asyncio.Event()
         self.gate.set()
+        self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
     def profile(self) -> Profile:
-        profile = get_profile(self.store.profile_name(self.settings.profile))
-        return profile if self.settings.rate_limit else profile.in_development_mode()
+        # Read per request: another worker may have switched it. Built once per name, not per request.
+        name = self.store.profile_name(self.settings.profile)
+        profile = self._profiles.get(name)
+        if profile is None:
+            profile = get_profile(name)
+            profile = profile if self.settings.rate_limit else profile.in_development_mode()
+            self._profiles[name] = profile
+        return profile
 
     def environment(self) -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""

@@ -282,8 +282,8 @@ class MemoryStore:
         self._rate_windows: dict[str, RateWindow] = {}
         self._profile: str | None = None
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
-        self._watching: _Changes | None = None
-        """While a prediction runs off the loop: what is written meanwhile."""
+        self._watchers: list[_Changes] = []
+        """One per prediction running off the loop: what is written meanwhile."""
 
     # StateView, read by the predictor ---------------------------------------------------------------
 
@@ -338,12 +338,12 @@ class MemoryStore:
             result, changes = predict(view)
             return result, changes, view
 
-        self._watching = _Changes(set(), set())
+        written = _Changes(set(), set())
+        self._watchers.append(written)  # several may wait for the one child at a time
         try:
             result, changes, seen = await offload(work)
-            written = self._watching
         finally:
-            self._watching = None
+            self._watchers.remove(written)
         if seen.conflicts(written) and not exclusive:
             raise Overtaken
         # Back on the loop: nothing the prediction read has changed, so applying it now is as if
@@ -353,9 +353,8 @@ class MemoryStore:
         return result_
 
     def _apply_all(self, changes: Sequence[Change]) -> None:
-        watching = self._watching
         for change in changes:
-            if watching is not None:
+            for watching in self._watchers:
                 if isinstance(change, CountCall):
                     watching.keys.add(change.key)
                 elif isinstance(change, InsertTrigger):
@@ -444,8 +443,8 @@ class MemoryStore:
         self._ties = 0
 
     def _clear_triggers(self) -> None:
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         self._rows.clear()
         self._rows_by_id.clear()
         self._order = []
@@ -466,15 +465,15 @@ class MemoryStore:
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         if replace:
             self._clear_triggers()
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         for trigger in triggers:
             self._insert(trigger)
 
     def reset(self) -> None:
         self._clear_triggers()
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         self._rate_windows.clear()
         self._journal.clear()
 

@@ -20,7 +20,7 @@ import pytest
 
 from mock_server.app import create_app
 from mock_server.settings import MockSettings
-from mock_server.stores import MemoryStore, SqliteStore, Store
+from mock_server.stores import MemoryStore, Overtaken, SqliteStore, Store
 from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, UpdateTrigger, User
 from spec.predict import DEFAULT_SORT, Environment, Outcome, predict, sort_triggers
 from spec.profiles import Profile
@@ -194,3 +194,28 @@ def test_databases_from_before_the_index_are_migrated(tmp_path: Path) -> None:
 
     store.transact(check)
     store.close()
+
+
+def test_offloaded_predictions_waiting_together_are_each_checked_for_conflicts() -> None:
+    store = MemoryStore([ADMIN], journal_size=10)
+
+    async def offload(work: Any) -> Any:  # stands in for the forked child: runs later, elsewhere
+        await asyncio.sleep(0.01)
+        return work()
+
+    def own(trigger_id: str) -> Any:
+        def run(view: StateView) -> tuple[str, Sequence[Change]]:
+            view.find_trigger(trigger_id)  # reads only its own id: others' writes do not conflict
+            return trigger_id, (InsertTrigger(trigger(trigger_id, trigger_id)),)
+
+        return run
+
+    async def run() -> list[Any]:
+        calls = [store.transact_offloaded(own(f"t{i}"), offload, exclusive=False) for i in range(3)]
+        calls.append(store.transact_offloaded(insert("lister"), offload, exclusive=False))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert results[:3] == ["t0", "t1", "t2"]
+    assert isinstance(results[3], Overtaken)  # it listed the triggers, and they changed meanwhile
+    assert [t["_id"] for t in store.triggers()] == ["t0", "t1", "t2"]

@@ -28,6 +28,7 @@ from mock_server.settings import MockSettings
 from mock_server.stores import SqliteStore
 from spec.model import User
 from spec.permissions import ADMIN_PERMISSIONS
+from spec.profiles import PROFILES
 from spec.routes import TRIGGERS_PATH
 from tests.contract_helpers import valid_body
 from tests.mockserver import MockServer, run_cli, running_mock, start_mock
@@ -449,3 +450,15 @@ def test_10_slow_and_silent_connections_are_closed() -> None:
                         break
         assert answer == b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n", answer
         assert time.monotonic() - started < 5
+
+
+def test_control_document_names_every_profile_and_endpoint(memory: MockServer) -> None:
+    document = json.loads((Path(__file__).parent.parent / "mock_server" / "control.openapi.json").read_text())
+    assert document["components"]["schemas"]["ProfileChoice"]["properties"]["profile"]["enum"] == list(
+        PROFILES
+    )
+    index = httpx.get(memory.url("/__mock__/")).json()
+    assert index["profiles"] == list(PROFILES)
+    for endpoint in index["endpoints"]:
+        method, path = endpoint.split(" ", 1)
+        assert method.lower() in document["paths"][path.removeprefix("/__mock__") or "/"], endpoint
