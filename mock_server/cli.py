@@ -151,12 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
-    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
-    try:
-        get_profile(arguments.profile)
-    except UnknownProfileError as error:
-        raise SettingsError(f"--profile: {error}") from None
+def _check_numbers(arguments: argparse.Namespace) -> None:
     if not 0 <= arguments.port <= 65535:
         raise SettingsError(f"--port {arguments.port}: must be 0-65535")
     if arguments.workers < 1:
@@ -167,28 +162,45 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         value = getattr(arguments, option)
         if value is not None and (value < 0 or (value == 0 and option != "request_timeout")):
             raise SettingsError(f"--{option.replace('_', '-')} {value}: must be positive")
+
+
+def _users(arguments: argparse.Namespace) -> tuple[User, ...]:
     users = tuple(parse_user(text) for text in arguments.user)
     ids = [user.user_id for user in users]
     if len(set(ids)) != len(ids):
         raise SettingsError("--user: the same user id is given twice")
-    if not users:
-        users = (
-            User(
-                user_id=secrets.token_hex(9)[:17],
-                token=secrets.token_urlsafe(32),
-                permissions=frozenset(ADMIN_PERMISSIONS),
-            ),
-        )
-    seed = None
-    if arguments.seed_file is not None:
-        try:
-            data = Path(arguments.seed_file).read_bytes()
-        except OSError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
-        try:
-            seed = tuple(parse_seed(data))
-        except SeedError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+    if users:
+        return users
+    admin = User(
+        user_id=secrets.token_hex(9)[:17],
+        token=secrets.token_urlsafe(32),
+        permissions=frozenset(ADMIN_PERMISSIONS),
+    )
+    return (admin,)
+
+
+def _seed(arguments: argparse.Namespace) -> tuple[dict[str, Any], ...] | None:
+    if arguments.seed_file is None:
+        return None
+    try:
+        data = Path(arguments.seed_file).read_bytes()
+    except OSError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
+    try:
+        return tuple(parse_seed(data))
+    except SeedError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
+    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
+    try:
+        get_profile(arguments.profile)
+    except UnknownProfileError as error:
+        raise SettingsError(f"--profile: {error}") from None
+    _check_numbers(arguments)
+    users = _users(arguments)
+    seed = _seed(arguments)
     db_path, temporary = arguments.db, False
     if db_path is None and arguments.workers > 1:
         # Workers are separate processes: they can only share state through a file.
