@@ -599,6 +599,72 @@ class _SqliteView:
         return None if row is None else RateWindow(started_ms=row[0], calls=row[1])
 
 
+class _NeedState(Exception):
+    """Raised in the child: the snapshot lacks a trigger (``trigger_id``) or every trigger (``None``)."""
+
+    def __init__(self, trigger_id: str | None) -> None:
+        super().__init__(trigger_id)
+        self.trigger_id = trigger_id
+
+
+class _Snapshot:
+    """A ``StateView`` of what the parent read from SQLite for an offloaded prediction; it notes
+    what the prediction looked at, so that the parent can check that it is still so."""
+
+    def __init__(
+        self,
+        users: dict[str, User],
+        windows: dict[str, RateWindow],
+        triggers: dict[str, Trigger | None],
+        every: list[Trigger] | None,
+    ) -> None:
+        self._users = users
+        self._windows = windows
+        self._triggers = triggers
+        self._every = every
+        self.ids: set[str] = set()
+        self.keys: set[str] = set()
+        self.listed = False
+
+    def find_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def all_triggers(self) -> Sequence[Trigger]:
+        if self._every is None:
+            raise _NeedState(None)
+        self.listed = True
+        return self._every
+
+    def find_trigger(self, trigger_id: str) -> Trigger | None:
+        self.ids.add(trigger_id)
+        if trigger_id in self._triggers:
+            return self._triggers[trigger_id]
+        if self._every is not None:
+            return next((t for t in self._every if t["_id"] == trigger_id), None)
+        raise _NeedState(trigger_id)
+
+    def rate_window(self, key: str) -> RateWindow | None:
+        self.keys.add(key)
+        return self._windows.get(key)
+
+    def still_true(
+        self,
+        view: _SqliteView,
+        windows: dict[str, RateWindow],
+        known: dict[str, Trigger | None],
+        every: list[Trigger] | None,
+        read_every: Callable[[], list[Trigger]],
+    ) -> bool:
+        """Inside the parent's write transaction: does the store still hold what was read?"""
+        if self.listed and read_every() != every:
+            return False
+        for trigger_id in self.ids:
+            seen = known[trigger_id] if trigger_id in known else self.find_trigger(trigger_id)
+            if view.find_trigger(trigger_id) != seen:
+                return False
+        return all(view.rate_window(key) == windows.get(key) for key in self.keys)
+
+
 class SqliteStore:
     """Triggers in one SQLite file (WAL), shared by every worker process and kept across restarts."""
 
@@ -688,27 +754,46 @@ class SqliteStore:
     async def transact_offloaded(
         self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
     ) -> T:
-        path = self.path
+        # The child never touches SQLite: a process forked with open connections must not use the
+        # library (its lock bookkeeping is copied from the parent but the locks are not). So the
+        # parent reads what the prediction needs into a snapshot, the child predicts on it, and the
+        # parent applies the changes in one write transaction after checking that everything the
+        # child read is still so. ``exclusive`` changes nothing here: other workers may still write.
+        known: dict[str, Trigger | None] = {}
+        every: list[Trigger] | None = None
+        view = _SqliteView(self._connection, self._users)
+        for _ in range(4):  # the child asks for at most a trigger and then every trigger
+            windows = dict(self._rate_windows())
+            snapshot = _Snapshot(self._users, windows, dict(known), every)
 
-        def work() -> tuple[str, Any]:
-            # In the child: its own connection (SQLite locks it like another worker process). More
-            # optimistic attempts than on the loop, and no waiting for the write lock while it
-            # predicts unless the caller made the run exclusive.
-            try:
-                connection = self._open(path, synchronous="FULL")
-                return "ok", self._transact(connection, predict, optimistic_attempts=3, fallback=exclusive)
-            except Overtaken:
-                return "overtaken", None
-            except sqlite3.Error as error:
-                return "store", f"{type(error).__name__}: {error}"
+            def work(snapshot: _Snapshot = snapshot) -> tuple[str, Any]:
+                try:
+                    result, changes = predict(snapshot)
+                except _NeedState as need:
+                    return "need", need.trigger_id
+                return "ok", (result, changes, snapshot)
 
-        status, value = await offload(work)
-        if status == "overtaken":
-            raise Overtaken
-        if status == "store":
-            raise sqlite3.OperationalError(value)
-        result: T = value
-        return result
+            status, value = await offload(work)
+            if status == "need":
+                if value is None:
+                    every = self.triggers()
+                else:
+                    known[value] = view.find_trigger(value)
+                continue
+            result, changes, seen = value
+            with self._write():
+                if not seen.still_true(view, windows, known, every, self.triggers):
+                    raise Overtaken
+                self._apply(self._connection, changes)
+            done: T = result
+            return done
+        raise Overtaken
+
+    def _rate_windows(self) -> Iterator[tuple[str, RateWindow]]:
+        for key, started_ms, calls in self._connection.execute(
+            "SELECT key, started_ms, calls FROM rate_windows"
+        ).fetchall():
+            yield key, RateWindow(started_ms=started_ms, calls=calls)
 
     def _worker_connection(self) -> sqlite3.Connection:
         with self._thread_lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -219,3 +220,29 @@ def test_offloaded_predictions_waiting_together_are_each_checked_for_conflicts()
     assert results[:3] == ["t0", "t1", "t2"]
     assert isinstance(results[3], Overtaken)  # it listed the triggers, and they changed meanwhile
     assert [t["_id"] for t in store.triggers()] == ["t0", "t1", "t2"]
+
+
+def test_sqlite_offloaded_prediction_reads_a_snapshot_and_checks_it_before_writing(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    store.load([trigger("a", "first"), trigger("b", "second")], replace=False)
+    meddle: list[Any] = []
+
+    async def offload(work: Any) -> Any:  # the child's answer crosses a pipe as a pickle
+        answer = pickle.loads(pickle.dumps(work()))
+        for write in meddle:
+            store.transact(write)
+        return answer
+
+    def rename(view: StateView) -> tuple[int, Sequence[Change]]:
+        found = view.find_trigger("a")  # not in the first snapshot: the child asks for it
+        assert found is not None
+        return len(view.all_triggers()), (UpdateTrigger("a", {"name": found["name"] + "!"}),)
+
+    assert asyncio.run(store.transact_offloaded(rename, offload, exclusive=False)) == 2
+    assert [t["name"] for t in store.triggers()] == ["first!", "second"]
+    writes = iter(range(100))
+    meddle.append(lambda view: (None, (UpdateTrigger("a", {"name": f"changed {next(writes)}"}),)))
+    with pytest.raises(Overtaken):  # every answer from the child comes after another write to "a"
+        asyncio.run(store.transact_offloaded(rename, offload, exclusive=False))
+    assert [t["name"] for t in store.triggers()] == ["changed 2", "second"]  # its own change not applied
+    store.close()
