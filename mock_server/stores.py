@@ -132,7 +132,19 @@ class _Recording:
         self.keys.add(key)
         return self._store.rate_window(key)
 
-    def conflicts(self, changes: _Changes) -> bool:
+    def reads(self) -> _Reads:
+        return _Reads(self.ids, self.keys, self.listed)
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """What an offloaded prediction looked at (sent back from the child with its result)."""
+
+    ids: set[str]
+    keys: set[str]
+    listed: bool
+
+    def conflict(self, changes: _Changes) -> bool:
         return (
             changes.everything
             or (self.listed and changes.triggers)
@@ -334,9 +346,9 @@ class MemoryStore:
     ) -> T:
         view = _Recording(self)
 
-        def work() -> tuple[T, Sequence[Change], _Recording]:
+        def work() -> tuple[T, Sequence[Change], _Reads]:
             result, changes = predict(view)
-            return result, changes, view
+            return result, changes, view.reads()  # not the view: it would pickle the whole store
 
         written = _Changes(set(), set())
         self._watchers.append(written)  # several may wait for the one child at a time
@@ -344,7 +356,7 @@ class MemoryStore:
             result, changes, seen = await offload(work)
         finally:
             self._watchers.remove(written)
-        if seen.conflicts(written) and not exclusive:
+        if seen.conflict(written) and not exclusive:
             raise Overtaken
         # Back on the loop: nothing the prediction read has changed, so applying it now is as if
         # it had run here, after the writes that overtook it.
@@ -647,22 +659,18 @@ class _Snapshot:
         self.keys.add(key)
         return self._windows.get(key)
 
-    def still_true(
-        self,
-        view: _SqliteView,
-        windows: dict[str, RateWindow],
-        known: dict[str, Trigger | None],
-        every: list[Trigger] | None,
-        read_every: Callable[[], list[Trigger]],
-    ) -> bool:
-        """Inside the parent's write transaction: does the store still hold what was read?"""
-        if self.listed and read_every() != every:
+    def reads(self) -> _Reads:
+        return _Reads(self.ids, self.keys, self.listed)
+
+    def still_true(self, reads: _Reads, view: _SqliteView, read_every: Callable[[], list[Trigger]]) -> bool:
+        """In the parent, inside its write transaction: does the store still hold what the child
+        read from this snapshot?"""
+        if reads.listed and read_every() != self._every:
             return False
-        for trigger_id in self.ids:
-            seen = known[trigger_id] if trigger_id in known else self.find_trigger(trigger_id)
-            if view.find_trigger(trigger_id) != seen:
+        for trigger_id in reads.ids:
+            if view.find_trigger(trigger_id) != self.find_trigger(trigger_id):
                 return False
-        return all(view.rate_window(key) == windows.get(key) for key in self.keys)
+        return all(view.rate_window(key) == self._windows.get(key) for key in reads.keys)
 
 
 class SqliteStore:
@@ -771,7 +779,7 @@ class SqliteStore:
                     result, changes = predict(snapshot)
                 except _NeedState as need:
                     return "need", need.trigger_id
-                return "ok", (result, changes, snapshot)
+                return "ok", (result, changes, snapshot.reads())
 
             status, value = await offload(work)
             if status == "need":
@@ -782,7 +790,7 @@ class SqliteStore:
                 continue
             result, changes, seen = value
             with self._write():
-                if not seen.still_true(view, windows, known, every, self.triggers):
+                if not snapshot.still_true(seen, view, self.triggers):
                     raise Overtaken
                 self._apply(self._connection, changes)
             done: T = result
