@@ -26,6 +26,7 @@ contract's in-memory ``State``.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import json
 import sqlite3
@@ -33,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar, overload
@@ -177,6 +179,10 @@ class Store(Protocol):
         ...
 
     def count(self) -> int: ...
+
+    def public_count(self) -> int:
+        """How many stored triggers the public config shows."""
+        ...
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None: ...
 
@@ -474,6 +480,9 @@ class MemoryStore:
     def count(self) -> int:
         return len(self._rows)
 
+    def public_count(self) -> int:
+        return len(self._public)
+
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         if replace:
             self._clear_triggers()
@@ -662,10 +671,10 @@ class _Snapshot:
     def reads(self) -> _Reads:
         return _Reads(self.ids, self.keys, self.listed)
 
-    def still_true(self, reads: _Reads, view: _SqliteView, read_every: Callable[[], list[Trigger]]) -> bool:
+    def still_true(self, reads: _Reads, view: _SqliteView, *, unchanged: bool) -> bool:
         """In the parent, inside its write transaction: does the store still hold what the child
-        read from this snapshot?"""
-        if reads.listed and read_every() != self._every:
+        read from this snapshot? (``unchanged``: no trigger was written since every one was read.)"""
+        if reads.listed and not unchanged:
             return False
         for trigger_id in reads.ids:
             if view.find_trigger(trigger_id) != self.find_trigger(trigger_id):
@@ -699,6 +708,8 @@ class SqliteStore:
         """The worker thread's own connection, opened there on first use (SQLite locks between
         connections exactly as between worker processes)."""
         self._thread_lock = threading.Lock()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mock-sqlite-read")
+        """The one thread that uses ``_thread_connection``."""
         with self._write():
             for statement in _SCHEMA:
                 self._connection.execute(statement)
@@ -715,6 +726,7 @@ class SqliteStore:
                 added = True
         for statement in _INDEXES:
             execute(statement)
+        execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('triggers_version', '0')")
         counted = execute("SELECT COUNT(*) FROM meta WHERE key IN ('count', 'ties')").fetchone()[0]
         if added or counted != len(_COUNTERS):
             for seq, doc in execute("SELECT seq, doc FROM triggers").fetchall():
@@ -739,6 +751,11 @@ class SqliteStore:
         except sqlite3.Error as error:
             return f"cannot write to it: {error}"
         return None
+
+    def _bump_version(self) -> None:
+        self._connection.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'triggers_version'"
+        )
 
     def _set_counter(self, name: str, value: int, connection: sqlite3.Connection | None = None) -> None:
         (connection or self._connection).execute(
@@ -769,6 +786,7 @@ class SqliteStore:
         # child read is still so. ``exclusive`` changes nothing here: other workers may still write.
         known: dict[str, Trigger | None] = {}
         every: list[Trigger] | None = None
+        version = -1
         view = _SqliteView(self._connection, self._users)
         for _ in range(4):  # the child asks for at most a trigger and then every trigger
             windows = dict(self._rate_windows())
@@ -783,19 +801,32 @@ class SqliteStore:
 
             status, value = await offload(work)
             if status == "need":
-                if value is None:
-                    every = self.triggers()
+                if value is None:  # every trigger: read in the worker thread, not on the loop
+                    loop = asyncio.get_running_loop()
+                    version, every = await loop.run_in_executor(self._reader, self._read_every)
                 else:
                     known[value] = view.find_trigger(value)
                 continue
             result, changes, seen = value
             with self._write():
-                if not snapshot.still_true(seen, view, self.triggers):
+                unchanged = not seen.listed or view._counter("triggers_version") == version
+                if not snapshot.still_true(seen, view, unchanged=unchanged):
                     raise Overtaken
                 self._apply(self._connection, changes)
             done: T = result
             return done
         raise Overtaken
+
+    def _read_every(self) -> tuple[int, list[Trigger]]:
+        """Every trigger and the version they are at, in one read transaction (worker thread)."""
+        connection = self._worker_connection()
+        connection.execute("BEGIN")
+        try:
+            version = _SqliteView(connection, self._users)._counter("triggers_version")
+            rows = connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+        finally:
+            connection.execute("COMMIT")
+        return version, [_load(doc) for (doc,) in rows]
 
     def _rate_windows(self) -> Iterator[tuple[str, RateWindow]]:
         for key, started_ms, calls in self._connection.execute(
@@ -843,7 +874,7 @@ class SqliteStore:
 
     def _apply(self, connection: sqlite3.Connection, changes: Sequence[Change]) -> None:
         execute = connection.execute
-        counts = {"count": 0, "ties": 0}
+        counts = {"count": 0, "ties": 0, "triggers_version": 0}
         for change in changes:
             if isinstance(change, InsertTrigger):
                 self._insert(connection, change.trigger, counts)
@@ -857,6 +888,7 @@ class SqliteStore:
                     if new_name_key != name_key:
                         counts["ties"] -= self._shares_name(connection, name_key, seq)
                         counts["ties"] += self._shares_name(connection, new_name_key, seq)
+                    counts["triggers_version"] += 1
                     execute(
                         "UPDATE triggers SET doc = ?, name_key = ?, public = ? WHERE seq = ?",
                         (new_doc, new_name_key, public, seq),
@@ -867,6 +899,7 @@ class SqliteStore:
                 for seq, name_key in rows:
                     execute("DELETE FROM triggers WHERE seq = ?", (seq,))
                     counts["count"] -= 1
+                    counts["triggers_version"] += 1
                     counts["ties"] -= self._shares_name(connection, name_key, None)
             elif isinstance(change, CountCall):
                 current = _SqliteView(connection, self._users).rate_window(change.key)
@@ -893,6 +926,7 @@ class SqliteStore:
         values = _row_values(trigger)
         counts["ties"] += self._shares_name(connection, values[2], None)
         counts["count"] += 1
+        counts["triggers_version"] = counts.get("triggers_version", 0) + 1
         connection.execute("INSERT INTO triggers (id, doc, name_key, public) VALUES (?, ?, ?, ?)", values)
 
     def _add_counts(self, connection: sqlite3.Connection, counts: dict[str, int]) -> None:
@@ -908,7 +942,11 @@ class SqliteStore:
 
     def snapshot(self) -> Callable[[], list[Trigger]]:
         def read() -> list[Trigger]:
-            rows = self._worker_connection().execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+            connection = self._open(self.path, synchronous="OFF")  # its own: it runs in another thread
+            try:
+                rows = connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+            finally:
+                connection.close()
             return [_load(doc) for (doc,) in rows]
 
         return read
@@ -916,13 +954,16 @@ class SqliteStore:
     def count(self) -> int:
         return _SqliteView(self._connection, self._users)._counter("count")
 
+    def public_count(self) -> int:
+        return int(self._connection.execute("SELECT COUNT(*) FROM triggers WHERE public = 1").fetchone()[0])
+
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         with self._write():
             if replace:
                 self._connection.execute("DELETE FROM triggers")
                 self._set_counter("count", 0)
                 self._set_counter("ties", 0)
-            counts = {"count": 0, "ties": 0}
+            counts = {"count": 0, "ties": 0, "triggers_version": 1}
             for trigger in triggers:
                 self._insert(self._connection, trigger, counts)
             self._add_counts(self._connection, counts)
@@ -933,6 +974,7 @@ class SqliteStore:
                 self._connection.execute(f"DELETE FROM {table}")
             self._set_counter("count", 0)
             self._set_counter("ties", 0)
+            self._bump_version()
 
     def profile_name(self, default: str) -> str:
         row = self._connection.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()

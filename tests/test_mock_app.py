@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from mock_server.app import create_app
+from mock_server.service import MockService
 from mock_server.settings import MockSettings
 from mock_server.stores import MemoryStore, Overtaken, SqliteStore, Store
 from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, UpdateTrigger, User
@@ -246,3 +247,17 @@ def test_sqlite_offloaded_prediction_reads_a_snapshot_and_checks_it_before_writi
         asyncio.run(store.transact_offloaded(rename, offload, exclusive=False))
     assert [t["name"] for t in store.triggers()] == ["changed 2", "second"]  # its own change not applied
     store.close()
+
+
+def test_which_requests_are_answered_off_the_loop() -> None:
+    store = MemoryStore([ADMIN], journal_size=10)
+    service = MockService(MockSettings(users=(ADMIN,), quiet=True), store, predict)
+    listing = Request("GET", "/api/v1/livechat/triggers", query="count=0", headers=tuple(AUTH.items()))
+    config = Request("GET", "/api/v1/livechat/config")
+    assert not service.is_heavy(listing)  # a small store: cheap anyway
+    store.load([{"_id": f"t{i}", "name": "n", "enabled": True} for i in range(2_500)], replace=False)
+    assert service.is_heavy(listing)
+    assert service.is_heavy(config)
+    assert not service.is_heavy(Request("GET", "/api/v1/livechat/triggers", query="count=50"))
+    assert not service.is_heavy(Request("GET", "/api/v1/livechat/triggers"))  # the default page of 50
+    assert service.is_heavy(Request("POST", "/api/v1/livechat/triggers", body=b" " * 40_000))

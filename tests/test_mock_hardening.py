@@ -30,6 +30,7 @@ from spec.model import User
 from spec.permissions import ADMIN_PERMISSIONS
 from spec.profiles import PROFILES
 from spec.routes import TRIGGERS_PATH
+from spec.triggers import public_view
 from tests.contract_helpers import valid_body
 from tests.mockserver import MockServer, run_cli, running_mock, start_mock
 
@@ -462,3 +463,27 @@ def test_control_document_names_every_profile_and_endpoint(memory: MockServer) -
     for endpoint in index["endpoints"]:
         method, path = endpoint.split(" ", 1)
         assert method.lower() in document["paths"][path.removeprefix("/__mock__") or "/"], endpoint
+
+
+@pytest.mark.parametrize("store", ["memory", "database"])
+def test_5_reads_of_a_large_store_answered_off_the_loop_are_the_same(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """A list without a page limit and the config of many enabled triggers are predicted in the
+    forked child; their answers equal what the loop answers page by page."""
+    server: MockServer = request.getfixturevalue(store)
+    seed = [{**valid_body(name=f"n{index % 700:03d}"), "_id": f"big{index:05d}"} for index in range(2_100)]
+    loaded = httpx.post(server.url("/__mock__/triggers?replace=true"), json=seed, timeout=120)
+    assert loaded.status_code == 200, loaded.text
+    auth = server.auth("admin")
+    everything = httpx.get(server.url(TRIGGERS_PATH), params={"count": 0}, headers=auth, timeout=120).json()
+    pages: list[Any] = []
+    for offset in range(0, 2_100, 100):
+        page = httpx.get(server.url(TRIGGERS_PATH), params={"count": 100, "offset": offset}, headers=auth)
+        pages += page.json()["triggers"]
+    assert (everything["total"], everything["count"]) == (2_100, 2_100)
+    assert everything["triggers"] == pages
+    config = httpx.get(server.url("/api/v1/livechat/config"), timeout=120).json()["config"]["triggers"]
+    stored = httpx.get(server.url("/__mock__/triggers"), timeout=120).json()["triggers"]
+    assert config == [public_view(trigger) for trigger in stored]
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
