@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import secrets
@@ -28,13 +29,17 @@ from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, IdentityView, JsonValue, Request, StateView, Trigger
-from spec.predict import Environment, Outcome, Predictor
+from spec.parsing import parse_query
+from spec.predict import Environment, Outcome, Predictor, pagination
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
+from spec.routes import CONFIG_PATH, TRIGGERS_PATH
 from spec.triggers import SeedError, load_seed_triggers
 
 CONTROL_PREFIX = "/__mock__"
 OFF_LOOP_BYTES = 32 * 1024
-"""Control bodies and dumps above this size are parsed or rendered in the worker thread."""
+"""API and control bodies above this size are parsed off the loop (in a forked child)."""
+HEAVY_STORE_SIZE = 2_000
+"""Reads that render more than about this many stored triggers are answered off the loop too."""
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
 logger = logging.getLogger("mock_server")
 T = TypeVar("T")
@@ -94,12 +99,19 @@ class MockService:
         )
         self.gate = asyncio.Event()
         self.gate.set()
+        self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
     def profile(self) -> Profile:
-        profile = get_profile(self.store.profile_name(self.settings.profile))
-        return profile if self.settings.rate_limit else profile.in_development_mode()
+        # Read per request: another worker may have switched it. Built once per name, not per request.
+        name = self.store.profile_name(self.settings.profile)
+        profile = self._profiles.get(name)
+        if profile is None:
+            profile = get_profile(name)
+            profile = profile if self.settings.rate_limit else profile.in_development_mode()
+            self._profiles[name] = profile
+        return profile
 
     def environment(self, method: str = "POST") -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
@@ -129,6 +141,24 @@ class MockService:
 
         return predict
 
+    def is_heavy(self, request: Request) -> bool:
+        """Whether answering may take long enough to hold the event loop: a large body, or a read
+        whose answer renders a large part of a large store (a list without a page limit, the public
+        config of many enabled triggers). Only where the answer is computed depends on this."""
+        if len(request.body) > OFF_LOOP_BYTES:
+            return True
+        if request.method != "GET" or self.store.count() <= HEAVY_STORE_SIZE:
+            return False
+        if request.path == CONFIG_PATH:
+            return self.store.public_count() > HEAVY_STORE_SIZE
+        if request.path != TRIGGERS_PATH or "count" not in request.query:
+            return False
+        try:
+            _, count, _ = pagination(parse_query(request.query))
+        except Exception:  # a query the contract refuses is answered quickly anyway
+            return False
+        return math.isnan(count) or count == 0
+
     def answer(self, request: Request) -> Outcome:
         predict = self._prediction(request)
         try:
@@ -149,9 +179,16 @@ class MockService:
             # loop stays free) and predict once more with nothing to interleave.
             self.gate.clear()
             try:
-                return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=True)
+                for _ in range(3):  # only another worker process can still overtake it now
+                    try:
+                        return await self.store.transact_offloaded(
+                            predict, self.offloader.run, exclusive=True
+                        )
+                    except Overtaken:
+                        continue
             finally:
                 self.gate.set()
+            raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
 
