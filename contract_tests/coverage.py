@@ -211,10 +211,13 @@ def post_body_cases() -> list[Case]:
     base = example_post_body()
     out: list[Case] = []
     _walk(resolve_pointer(contract_document(), POST_BODY_SCHEMA), base, base, (), out)
-    # Both branches of a oneOf share the cases of the location itself: send each body once.
+    # Several rules can make the same body (both branches of a oneOf share the cases of the location,
+    # an enum's first value is the example's own): send each body once, under all its labels.
     unique: dict[str, Case] = {}
     for case in out:
-        unique.setdefault(json.dumps(case.value), case)
+        key = json.dumps(case.value)
+        known = unique.get(key)
+        unique[key] = case if known is None else Case(f"{known.label} | {case.label}", case.value)
     return list(unique.values())
 
 
@@ -251,9 +254,8 @@ def order_pairs(profiles: Sequence[Profile] = tuple(PROFILES.values())) -> list[
     pairs: dict[tuple[Step, Step], set[str]] = {}
     for left, right in itertools.combinations(profiles, 2):
         for first, second in itertools.combinations(left.check_order, 2):
-            if second in right.check_order and right.check_order.index(second) < right.check_order.index(
-                first
-            ):
+            order = right.check_order
+            if first in order and second in order and order.index(second) < order.index(first):
                 key = (first, second) if first < second else (second, first)
                 pairs.setdefault(key, set()).update({left.name, right.name})
     return [(a, b, ", ".join(sorted(names))) for (a, b), names in sorted(pairs.items())]

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from contract_tests.client import (
 from contract_tests.model import PENDING_ID_PREFIX, RUN_PREFIX, Incomplete, LiveModel, new_run_prefix
 from contract_tests.report import Deviation, Results, Severity, deviation_kind
 from fuzz.requests import auth_headers
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 from spec.jsvalues import JsonSyntaxError, parse_json
 from spec.model import Answer, CountCall, Request, Trigger, UpdateTrigger, User
 from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
@@ -293,7 +294,11 @@ class Runner:
             else ""
         )
         request = exchange.request
-        sequence = [request] if exchange.shown_by is None else [request, exchange.shown_by]
+        # The whole listing, not the few most recent: the run may have written more since.
+        listing = (
+            None if exchange.shown_by is None else dataclasses.replace(exchange.shown_by, query="count=0")
+        )
+        sequence = [request] if listing is None else [request, listing]
         shown = (
             "\nthe last request of the reproducer shows what the server stored; run with --keep to leave "
             "the run's triggers in place for it"
@@ -449,7 +454,7 @@ class Runner:
                 "POST",
                 TRIGGERS_PATH,
                 "",
-                (*auth_headers(self.admin), ("Content-Type", "application/json")),
+                (*auth_headers(self.admin), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                 b'{"name":',
             ),
         ]
@@ -459,7 +464,7 @@ class Runner:
                     "POST",
                     TRIGGERS_PATH,
                     "",
-                    (*auth_headers(limited), ("Content-Type", "application/json")),
+                    (*auth_headers(limited), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                     b"{}",
                 )
             )
@@ -558,8 +563,12 @@ class Runner:
             self.model.own = []
         results = self.results
         results.leftovers = sorted(outcome.remaining)
+        remove_later = f"Remove them later with: {cleanup_command(self.options.base_url, self.model.prefix)}"
         if outcome.kept:
-            results.notice(f"--keep: the {len(outcome.remaining)} triggers of this run are left in place")
+            results.notice(
+                f"--keep: the {len(outcome.remaining)} triggers of this run are left in place: "
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
+            )
         elif outcome.verified:
             results.notice(f"cleanup: {len(outcome.gone)} triggers of this run deleted and verified gone")
         if outcome.problem:
@@ -582,12 +591,16 @@ class Runner:
                     observed_status=200,
                 )
             )
-        if outcome.remaining:
+        if outcome.remaining and not outcome.kept:
             results.notice(
                 f"cleanup: {len(outcome.remaining)} triggers of this run "
                 f"{'remain' if outcome.verified else 'may remain (not verified gone)'}: "
-                f"{', '.join(sorted(outcome.remaining))}. Remove them later with: "
-                f"{cleanup_command(self.options.base_url, self.model.prefix)}"
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
+            )
+        if outcome.unseen and not outcome.verified:
+            results.notice(
+                f"cleanup: {outcome.unseen} more triggers this run wrote were never listed, so their ids "
+                f"are unknown; they may remain, named {self.model.prefix.strip()!r}. {remove_later}"
             )
 
     def run(self) -> Results:
@@ -614,8 +627,10 @@ class Runner:
                         f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
                     )
                 self.results.profile = self.profile.name
-                self.check_preflight(seen)
+                if seen[0][1].status != 200:
+                    self.check_preflight(seen)  # records the deviation and stops
                 self.observe_initial()
+                self.check_preflight(seen)  # now that the stored triggers are known
                 observed_state = True
                 from contract_tests.families import run_all
 
@@ -666,11 +681,17 @@ class Runner:
             for future in futures:
                 future.result()
         except BaseException:
-            # Interrupted or stopped: the other threads stop at their next request.
+            # Interrupted or stopped: the other threads stop at their next request. Wait for them (a
+            # further interrupt must not leave them writing while the cleanup runs).
             self._stop.set()
+            for future in futures:
+                future.cancel()
+            while not all(future.done() for future in futures):
+                with contextlib.suppress(KeyboardInterrupt):
+                    wait(futures)
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False)
 
 
 @dataclass
@@ -683,6 +704,9 @@ class CleanupOutcome:
     verified: bool = False
     kept: bool = False
     problem: str = ""
+    unseen: int = 0
+    """Triggers this run wrote whose ids the server never showed (no listing found them): when the
+    deletions cannot be verified, they may remain too, findable only by the prefix."""
 
 
 def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None) -> CleanupOutcome:
@@ -699,29 +723,37 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
 
     outcome.candidates = set(model.own_ids()) - model.initial_foreign_ids
     outcome.remaining = set(outcome.candidates)
+    unseen = sum(1 for t in model.own if str(t["_id"]).startswith(PENDING_ID_PREFIX))
     answered_success: set[str] = set()
     try:
-        _, _, listed = runner.list_all()
-        if listed is None:
-            outcome.problem = "could not list the stored triggers before deleting"
-        else:
-            outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
-            outcome.remaining = set(outcome.candidates)
-        if keep:
-            return outcome
-        for trigger_id in sorted(outcome.candidates):
-            try:
-                answer = runner.transport.send(
-                    Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
-                )
-            except ConnectionFailed as error:
-                outcome.problem = f"a DELETE failed ({error})"
-                continue
-            if 200 <= answer.status < 300:
-                answered_success.add(trigger_id)
+        try:
+            _, _, listed = runner.list_all()
+            if listed is None:
+                outcome.problem = "could not list the stored triggers before deleting"
+                outcome.unseen = unseen
+            else:
+                outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
+                outcome.remaining = set(outcome.candidates)
+            if keep:
+                return outcome
+            for trigger_id in sorted(outcome.candidates):
+                try:
+                    answer = runner.transport.send(
+                        Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
+                    )
+                except ConnectionFailed as error:
+                    outcome.problem = f"a DELETE failed ({error})"
+                    continue
+                if 200 <= answer.status < 300:
+                    answered_success.add(trigger_id)
+        except KeyboardInterrupt:
+            # Deletions stop; what is left is still listed, and no further interrupt cuts that short.
+            outcome.problem = "interrupted again: deletions stopped"
+            _ignore_interrupts()
         _, _, after = runner.list_all()
         if after is None:
             outcome.problem = "could not list the stored triggers to verify the deletions"
+            outcome.unseen = unseen
             return outcome
         still = {str(t["_id"]) for t in after if own(t)} - model.initial_foreign_ids
         outcome.verified = True
@@ -729,10 +761,10 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
         outcome.gone = outcome.candidates - still
         outcome.leaked = still & answered_success
     except KeyboardInterrupt:
-        outcome.problem = "interrupted again: deletions stopped"
-        _ignore_interrupts()
+        outcome.problem = "interrupted while verifying: what is left is not verified"
     except (Stopped, ConnectionFailed, RateLimitExhausted) as error:
         outcome.problem = f"stopped ({error})"
+        outcome.unseen = 0 if outcome.verified else unseen
     return outcome
 
 

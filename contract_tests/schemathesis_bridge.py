@@ -24,6 +24,7 @@ import httpx
 
 from contract_tests.checks import Observed
 from spec.contract import CONTRACT_PATH
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 from spec.model import Answer, Request
 
 __all__ = [
@@ -65,8 +66,8 @@ def case_to_request(case: Any, base_url: str) -> Request:
             body = json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":")).encode()
         except UnicodeEncodeError:  # lone surrogates: send them escaped, as JavaScript would
             body = json.dumps(kwargs["json"], separators=(",", ":")).encode()
-        if not any(k.lower() == "content-type" for k, _ in headers):
-            headers.append(("Content-Type", "application/json"))
+        if not any(k.lower() == CONTENT_TYPE for k, _ in headers):
+            headers.append((CONTENT_TYPE, JSON_CONTENT_TYPE))
     else:
         raw = kwargs.get("data") or kwargs.get("content") or b""
         body = (

@@ -85,11 +85,6 @@ _B_CONTENT_LENGTH = b"content-length"
 _B_CONNECTION_CLOSE = (b"connection", b"close")
 _DOCS_METHODS = frozenset({"GET", "HEAD"})
 
-OFF_LOOP_BODY_BYTES = 32 * 1024
-"""Bodies larger than this are parsed, validated and answered in a forked child (mock_server.offload),
-so that one hostile body cannot hold the event loop; smaller ones cost less on the loop (at most a
-few milliseconds) than the fork would."""
-
 logger = logging.getLogger("mock_server")
 # Request ids only have to be unique, not secret: no os.urandom syscall per request.
 _request_ids = random.Random()
@@ -305,7 +300,7 @@ class PredictorMiddleware:
     async def _api(self, request: Request) -> _Reply:
         await self.service.through_gate()
         try:
-            if len(request.body) > OFF_LOOP_BODY_BYTES:
+            if self.service.is_heavy(request):
                 outcome = await self.service.answer_offloaded(request)
             else:
                 outcome = self.service.answer(request)
@@ -550,8 +545,10 @@ def tune_garbage_collector() -> None:
 def app_from_environment() -> ASGIApp:
     """Factory for ``--workers N``: each spawned worker rebuilds the app from the CLI's settings."""
     from mock_server.lifeline import exit_with_parent
+    from mock_server.limits import configure
 
     exit_with_parent()
     tune_garbage_collector()
     settings = MockSettings.from_environment()
+    configure(settings.http_limits())
     return create_app(settings, predictor=load_predictor(settings.predictor))

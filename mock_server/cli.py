@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rc-triggers-mock",
         description="A stand-in for Rocket.Chat's Livechat Triggers REST API that answers exactly like "
         "the real server (status codes, bodies byte for byte, coercion, check order, state).",
-        epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile). "
+        epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile, users, "
+        "permissions, settings). "
         "Docs: /docs/ (contract) and /__mock__/docs/ (control API).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -146,6 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
     )
+    limits = parser.add_argument_group(
+        "HTTP limits", "Node.js's defaults for the --profile's era (spec/http_limits.py) unless given"
+    )
+    limits.add_argument("--max-header-bytes", type=int, metavar="N", help="431 past this (default: 16384)")
+    limits.add_argument(
+        "--headers-timeout", type=float, metavar="S", help="408 if headers take longer (default: 60)"
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        help="408 if a request takes longer; 0: off (default: 300, none on 6.13)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="S",
+        help="close a silent connection with no request pending (default: 5)",
+    )
     parser.add_argument(
         "--control-token",
         metavar="TOKEN",
@@ -161,29 +181,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
-    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
-    try:
-        get_profile(arguments.profile)
-    except UnknownProfileError as error:
-        raise SettingsError(f"--profile: {error}") from None
+def _check_numbers(arguments: argparse.Namespace) -> None:
     if not 0 <= arguments.port <= 65535:
         raise SettingsError(f"--port {arguments.port}: must be 0-65535")
     if arguments.workers < 1:
         raise SettingsError(f"--workers {arguments.workers}: must be at least 1")
     if arguments.max_body_bytes < 1:
         raise SettingsError("--max-body-bytes must be positive")
+    for option in ("max_header_bytes", "headers_timeout", "request_timeout", "idle_timeout"):
+        value = getattr(arguments, option)
+        if value is not None and (value < 0 or (value == 0 and option != "request_timeout")):
+            raise SettingsError(f"--{option.replace('_', '-')} {value}: must be positive")
+
+
+def _seed(arguments: argparse.Namespace) -> tuple[dict[str, Any], ...] | None:
+    if arguments.seed_file is None:
+        return None
+    try:
+        data = Path(arguments.seed_file).read_bytes()
+    except OSError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
+    try:
+        return tuple(parse_seed(data))
+    except SeedError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
+    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
+    try:
+        get_profile(arguments.profile)
+    except UnknownProfileError as error:
+        raise SettingsError(f"--profile: {error}") from None
+    _check_numbers(arguments)
     users, passwords = _accounts(arguments)
-    seed = None
-    if arguments.seed_file is not None:
-        try:
-            data = Path(arguments.seed_file).read_bytes()
-        except OSError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
-        try:
-            seed = tuple(parse_seed(data))
-        except SeedError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+    seed = _seed(arguments)
     db_path, temporary = arguments.db, False
     if db_path is None and arguments.workers > 1:
         # Workers are separate processes: they can only share state through a file.
@@ -207,6 +239,10 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         max_body_bytes=arguments.max_body_bytes,
         predictor=arguments.predictor,
         control_token=arguments.control_token or None,
+        max_header_bytes=arguments.max_header_bytes,
+        headers_timeout_seconds=arguments.headers_timeout,
+        request_timeout_seconds=arguments.request_timeout,
+        idle_timeout_seconds=arguments.idle_timeout,
         banner_passwords=passwords,
     )
 
@@ -324,10 +360,12 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  seed:        {seed_note or 'none'}",
         f"  Swagger UI:  {url}{settings.docs_path}/ (contract)",
         f"               {url}{CONTROL_PREFIX}{settings.docs_path}/ (control API)",
-        f"  control:     {url}{CONTROL_PREFIX}/ (health, reset, triggers, journal, profile)",
+        f"  control:     {url}{CONTROL_PREFIX}/ (health, reset, triggers, journal, profile, users, "
+        "permissions, settings)",
         f"  CORS:        {' '.join(settings.cors_origins)}",
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
+        f"  HTTP limits: {_describe_limits(settings)}",
         "  webhooks:    "
         + ("called (only the URL a request names)" if settings.outbound else "not called (--no-outbound)"),
     ]
@@ -346,6 +384,16 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
     return "\n".join(lines)
 
 
+def _describe_limits(settings: MockSettings) -> str:
+    limits = settings.http_limits()
+    request = "off" if limits.request_timeout_seconds is None else f"{limits.request_timeout_seconds:g} s"
+    return (
+        f"headers {limits.max_header_bytes} bytes (431 past it), headers timeout "
+        f"{limits.headers_timeout_seconds:g} s, request timeout {request}, idle "
+        f"{limits.idle_timeout_seconds:g} s (Node {limits.node} defaults)"
+    )
+
+
 def _store_description(settings: MockSettings) -> str:
     if settings.db_path is None:
         return "in memory (lost when the server stops)"
@@ -357,8 +405,11 @@ def _store_description(settings: MockSettings) -> str:
 def _uvicorn_config(app: Any, workers: int) -> Any:
     import uvicorn
 
+    from mock_server.limits import NodeLimitsProtocol
+
     return uvicorn.Config(
         app,
+        http=NodeLimitsProtocol,
         factory=isinstance(app, str),
         workers=workers,
         lifespan="on",
@@ -377,7 +428,9 @@ def serve(settings: MockSettings, sock: socket.socket) -> None:
 
     if settings.workers == 1:
         from mock_server.app import create_app, load_predictor, tune_garbage_collector
+        from mock_server.limits import configure
 
+        configure(settings.http_limits())
         tune_garbage_collector()
         app = create_app(settings, predictor=load_predictor(settings.predictor))
         uvicorn.Server(_uvicorn_config(app, 1)).run(sockets=[sock])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import secrets
@@ -21,21 +22,26 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from mock_server import identity_control as control
 from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.outbound import OutboundFailure, perform
 from mock_server.settings import MockSettings
 from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
-from spec.model import Answer, Change, Request, StateView, Trigger
+from spec.model import Answer, Change, IdentityView, JsonValue, Request, StateView, Trigger
 from spec.outbound import render
-from spec.predict import Environment, Outcome, Predictor
+from spec.parsing import parse_query
+from spec.predict import Environment, Outcome, Predictor, pagination
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
+from spec.routes import CONFIG_PATH, TRIGGERS_PATH
 from spec.triggers import SeedError, load_seed_triggers
 
 CONTROL_PREFIX = "/__mock__"
 OFF_LOOP_BYTES = 32 * 1024
-"""Control bodies and dumps above this size are parsed or rendered in the worker thread."""
+"""API and control bodies above this size are parsed off the loop (in a forked child)."""
+HEAVY_STORE_SIZE = 2_000
+"""Reads that render more than about this many stored triggers are answered off the loop too."""
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
 logger = logging.getLogger("mock_server")
 T = TypeVar("T")
@@ -95,12 +101,19 @@ class MockService:
         )
         self.gate = asyncio.Event()
         self.gate.set()
+        self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
     def profile(self) -> Profile:
-        profile = get_profile(self.store.profile_name(self.settings.profile))
-        return profile if self.settings.rate_limit else profile.in_development_mode()
+        # Read per request: another worker may have switched it. Built once per name, not per request.
+        name = self.store.profile_name(self.settings.profile)
+        profile = self._profiles.get(name)
+        if profile is None:
+            profile = get_profile(name)
+            profile = profile if self.settings.rate_limit else profile.in_development_mode()
+            self._profiles[name] = profile
+        return profile
 
     def environment(self, method: str = "POST") -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
@@ -130,6 +143,24 @@ class MockService:
 
         return predict
 
+    def is_heavy(self, request: Request) -> bool:
+        """Whether answering may take long enough to hold the event loop: a large body, or a read
+        whose answer renders a large part of a large store (a list without a page limit, the public
+        config of many enabled triggers). Only where the answer is computed depends on this."""
+        if len(request.body) > OFF_LOOP_BYTES:
+            return True
+        if request.method != "GET" or self.store.count() <= HEAVY_STORE_SIZE:
+            return False
+        if request.path == CONFIG_PATH:
+            return self.store.public_count() > HEAVY_STORE_SIZE
+        if request.path != TRIGGERS_PATH or "count" not in request.query:
+            return False
+        try:
+            _, count, _ = pagination(parse_query(request.query))
+        except Exception:  # a query the contract refuses is answered quickly anyway
+            return False
+        return math.isnan(count) or count == 0
+
     def answer(self, request: Request) -> Outcome:
         predict = self._prediction(request)
         try:
@@ -150,9 +181,16 @@ class MockService:
             # loop stays free) and predict once more with nothing to interleave.
             self.gate.clear()
             try:
-                return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=True)
+                for _ in range(3):  # only another worker process can still overtake it now
+                    try:
+                        return await self.store.transact_offloaded(
+                            predict, self.offloader.run, exclusive=True
+                        )
+                    except Overtaken:
+                        continue
             finally:
                 self.gate.set()
+            raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
 
@@ -197,6 +235,9 @@ class MockService:
             "/triggers": {"GET": self._get_triggers, "POST": self._load_triggers},
             "/journal": {"GET": self._journal},
             "/profile": {"GET": self._get_profile, "PUT": self._set_profile, "POST": self._set_profile},
+            "/users": {"GET": self._get_users, "POST": self._put_user},
+            "/permissions": {"GET": self._get_permissions, "POST": self._set_permissions},
+            "/settings": {"GET": self._get_settings, "POST": self._set_settings},
         }
         methods = handlers.get(route)
         if methods is None:
@@ -230,6 +271,12 @@ class MockService:
             f"GET {CONTROL_PREFIX}/profile",
             f"PUT {CONTROL_PREFIX}/profile",
             f"POST {CONTROL_PREFIX}/profile",
+            f"GET {CONTROL_PREFIX}/users",
+            f"POST {CONTROL_PREFIX}/users",
+            f"GET {CONTROL_PREFIX}/permissions",
+            f"POST {CONTROL_PREFIX}/permissions",
+            f"GET {CONTROL_PREFIX}/settings",
+            f"POST {CONTROL_PREFIX}/settings",
         ]
 
     def _index(self, request: Request) -> Reply:
@@ -315,6 +362,77 @@ class MockService:
         self.store.set_profile_name(name)
         return Reply.json(200, {"profile": name})
 
+    # -- users, permissions and settings at run time (mock_server.identity_control) ----------------
+
+    def _read(self, read: Callable[[IdentityView], T]) -> T:
+        def view_of(view: StateView) -> tuple[T, Sequence[Change]]:
+            assert isinstance(view, IdentityView)
+            return read(view), ()
+
+        return self.store.transact(view_of)
+
+    def _change(self, decide: Callable[[IdentityView], tuple[Reply, Sequence[Change]]]) -> Reply:
+        """``decide`` reads the store and returns the reply and the changes, applied atomically."""
+
+        def transaction(view: StateView) -> tuple[Reply, Sequence[Change]]:
+            assert isinstance(view, IdentityView)
+            return decide(view)
+
+        return self.store.transact(transaction)
+
+    def _get_users(self, request: Request) -> Reply:
+        return Reply.json(200, {"users": [control.user_json(u) for u in self._read(control.users)]})
+
+    def _put_user(self, request: Request) -> Reply:
+        body = _json_body(request)
+        if body is None:
+            return Reply.json(400, {"error": "send a JSON object", "fields": control.USER_FIELDS})
+        try:
+            user, created = self._read(lambda view: control.user_from_request(body, view))
+        except control.ControlError as error:
+            return Reply.json(400, {"error": str(error), "fields": control.USER_FIELDS})
+        self.store.put_user(user)
+        return Reply.json(201 if created else 200, {"user": control.user_json(user), "created": created})
+
+    def _get_permissions(self, request: Request) -> Reply:
+        return Reply.json(200, {"permissions": self._read(control.permissions)})
+
+    def _set_permissions(self, request: Request) -> Reply:
+        body = _json_body(request)
+        now_ms = self._next_now_ms()
+
+        def decide(view: IdentityView) -> tuple[Reply, Sequence[Change]]:
+            try:
+                changes = control.permission_changes(body, view, now_ms)
+            except control.ControlError as error:
+                return Reply.json(400, {"error": str(error), "roles": list(view.known_roles())}), ()
+            after = [control.permission_json(p) for p in control.applied_permissions(view, changes)]
+            return Reply.json(200, {"permissions": after}), changes
+
+        return self._change(decide)
+
+    def _get_settings(self, request: Request) -> Reply:
+        return Reply.json(200, {"settings": self._read(control.settings)})
+
+    def _set_settings(self, request: Request) -> Reply:
+        body = _json_body(request)
+
+        def decide(view: IdentityView) -> tuple[Reply, Sequence[Change]]:
+            try:
+                changes = control.setting_changes(body, view)
+            except control.ControlError as error:
+                return Reply.json(400, {"error": str(error)}), ()
+            return Reply.json(200, {"settings": {c.setting_id: c.value for c in changes}}), changes
+
+        return self._change(decide)
+
+    def _next_now_ms(self) -> int:
+        """The time the next request would see, without using up a step of --clock."""
+        clock = self.settings.clock
+        if clock.kind == "real":
+            return time.time_ns() // 1_000_000
+        return clock.start_ms + self._predicted * clock.step_ms
+
     def record(
         self,
         request_id: str,
@@ -341,6 +459,15 @@ class MockService:
         except (sqlite3.Error, OSError) as error:  # the journal is a diagnostic: the answer stands
             logger.error("mock server: journal write failed: %s", error)
         return entry
+
+
+def _json_body(request: Request) -> JsonValue:
+    """The control body as a JS value, or ``None`` when it is not a JSON object."""
+    try:
+        body = parse_json(request.body.decode("utf-8")) if request.body else None
+    except (JsonSyntaxError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def parse_seed(data: bytes) -> list[Trigger]:
