@@ -84,7 +84,7 @@ def test_an_update_takes_the_new_timestamp_and_an_unexpected_trigger_is_reported
 def test_a_complete_listing_replaces_the_foreign_triggers() -> None:
     model = _model()
     model.foreign = [{"_id": "f1", "name": "someone's"}]
-    foreign = {"_id": "f2", "name": "someone else's"}
+    foreign: Trigger = {"_id": "f2", "name": "someone else's"}
     assert model.reconcile([foreign], set(), complete=True) == []
     assert model.foreign == [foreign]
     assert model.reconcile([], set(), complete=False) == [] and model.foreign == [foreign]
