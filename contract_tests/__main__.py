@@ -110,6 +110,17 @@ def write_reports(results: Results, options: Options) -> None:
         options.report.write_text(markdown_report(results, options.base_url), encoding="utf-8")
 
 
+def _report_usage_error(arguments: argparse.Namespace, message: str) -> None:
+    # The reports a CI job collects exist on every exit, this one included: they say why nothing ran.
+    results = Results(stopped=f"usage error: {message}")
+    base_url = str(arguments.base_url or "")
+    if arguments.junit_xml is not None:
+        write_junit(results, arguments.junit_xml)
+    if arguments.report is not None:
+        arguments.report.parent.mkdir(parents=True, exist_ok=True)
+        arguments.report.write_text(markdown_report(results, base_url), encoding="utf-8")
+
+
 def _cleanup_only(options: Options, prefix: str) -> int:
     try:
         outcome = cleanup_prefix(options, prefix)
@@ -132,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_values(vars(arguments))
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        _report_usage_error(arguments, str(error))
         return EXIT_USAGE
     signal.signal(signal.SIGTERM, _terminate)
     if arguments.cleanup is not None:
