@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
 
 from contract_tests.options import add_to_argparse, options_from_values
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
@@ -24,14 +23,9 @@ EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "rc-triggers-conformance"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    # argparse exits with status 2 on a bad option, the usage exit status of both CLIs.
+    parser = argparse.ArgumentParser(
         prog=PROG,
         description="Check a Rocket.Chat server (or anything that claims to be one) against the Livechat "
         "Triggers contract: exact answers, state flows, authentication, permission and check order, "
