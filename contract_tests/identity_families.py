@@ -421,7 +421,7 @@ def _webhook_calls(runner: Runner, webhooks: _Webhooks, base: str | None) -> Non
         (status_path(500), 5000.0, "the webhook answers 500"),
         (NO_CONTENTS_PATH, 5000.0, "the webhook answers JSON without contents"),
         (NOT_JSON_PATH, 5000.0, "the webhook answers text"),
-        (delay_path(3000), 1000.0, "the webhook answers too late"),
+        (delay_path(3), 1000.0, "the webhook answers too late"),
     ]
     for path, timeout, title in cases:
         request = fx.webhook_test_request(admin, _test_body(base + path, timeout, runner))

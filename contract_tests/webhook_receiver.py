@@ -7,7 +7,7 @@ request it gets, so a run can check what the server under test sent. ``result_fo
 
     POST /contents        200 {"contents": [{"msg": "hello", "order": 0}, ...]}  (a usable answer)
     POST /status/<code>   <code>, empty body
-    POST /delay/<ms>      waits <ms> milliseconds, then 200 {"contents": [...]}
+    POST /delay/<s>       waits <s> seconds (httpbin's unit), then 200 {"contents": [...]}
     POST /anything        200, a JSON echo of the request without "contents"
     POST /text            200 text/plain "not json"
 """
@@ -34,8 +34,8 @@ def status_path(code: int) -> str:
     return f"/status/{code}"
 
 
-def delay_path(milliseconds: int) -> str:
-    return f"/delay/{milliseconds}"
+def delay_path(seconds: int) -> str:
+    return f"/delay/{seconds}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class WebhookReceiver:
         if kind == "status" and value.isdigit():
             return int(value), "text/plain", b"", 0.0
         if kind == "delay" and value.isdigit():
-            return 200, "application/json", usable, int(value) / 1000
+            return 200, "application/json", usable, float(value)
         return 404, "text/plain", b"no such receiver path", 0.0
 
     @classmethod
@@ -145,3 +145,27 @@ class WebhookReceiver:
         if delay * 1000 >= timeout_ms:
             return WebhookTimeout()
         return WebhookResponse(status, payload)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m contract_tests.webhook_receiver [--host H] [--port P]``: the receiver on its own,
+    e.g. as ``WEBHOOK_TEST_URL`` for Rocket.Chat's own e2e tests (Ctrl+C stops it)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m contract_tests.webhook_receiver")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    arguments = parser.parse_args(argv)
+    receiver = WebhookReceiver(arguments.host, arguments.port)
+    print(f"webhook receiver on {receiver.base_url}", flush=True)
+    try:
+        receiver._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver._server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -132,7 +132,7 @@ def test_a_slow_webhook_times_out_without_holding_other_requests(
     client: httpx.Client, mock: MockServer, receiver: WebhookReceiver
 ) -> None:
     _set_token(client, SECRET)
-    url = receiver.url(delay_path(4000))
+    url = receiver.url(delay_path(4))
     finished: list[str] = []
     answers: dict[str, httpx.Response] = {}
 
@@ -144,7 +144,7 @@ def test_a_slow_webhook_times_out_without_holding_other_requests(
     worker = threading.Thread(target=slow)
     started = time.monotonic()
     worker.start()
-    while not receiver.requests_to(delay_path(4000)) and time.monotonic() - started < 10:
+    while not receiver.requests_to(delay_path(4)) and time.monotonic() - started < 10:
         time.sleep(0.02)  # the mock is now waiting for the webhook
     listed = client.get(TRIGGERS_PATH, headers=ADMIN)
     finished.append("list")
@@ -153,7 +153,7 @@ def test_a_slow_webhook_times_out_without_holding_other_requests(
     assert finished == ["list", "slow"]
     answer = answers["slow"]
     assert (answer.status_code, answer.content) == _expected(
-        url, 1500, WebhookReceiver.result_for(delay_path(4000), 1500)
+        url, 1500, WebhookReceiver.result_for(delay_path(4), 1500)
     )
     assert answer.json()["error"] == "error-timeout"
 
