@@ -36,6 +36,7 @@ class OutboundFailure:
     """The mock could not complete the call for a reason of its own (not something the server does)."""
 
     message: str
+    error_type: str = "mock-outbound-failed"
 
 
 class _TooLarge(Exception):
@@ -48,18 +49,23 @@ async def perform(
     """Send ``request`` and report how it ended."""
     # One client per call: calls are rate limited to a few per minute, and nothing is shared.
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None) as client:
-        built = client.build_request(
-            request.method,
-            request.url,
-            # node-fetch sends Connection: close when no agent is given.
-            headers=[*request.headers, ("Connection", "close")],
-            content=request.body,
-        )
+        # Values as bytes: Node sends latin-1 header values as they are (spec refused the rest).
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers]
+        try:
+            built = client.build_request(
+                request.method,
+                request.url,
+                # node-fetch sends Connection: close when no agent is given.
+                headers=[*headers, (b"Connection", b"close")],
+                content=request.body,
+            )
+        except (httpx.InvalidURL, ValueError) as error:  # a URL Node sends and httpx does not
+            return OutboundFailure(f"the webhook URL {request.url} cannot be sent by the mock: {error}")
         try:
             response = await asyncio.wait_for(client.send(built, stream=True), request.timeout_ms / 1000)
         except asyncio.TimeoutError:
             return WebhookTimeout()
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, OSError) as error:
             return WebhookUnreachable(network_reason(error, request))
         try:
             body = await asyncio.wait_for(_read(response, max_body_bytes), request.body_timeout_ms / 1000)
@@ -68,7 +74,8 @@ async def perform(
         except _TooLarge:
             return OutboundFailure(
                 f"the webhook at {request.url} answered more than {max_body_bytes} bytes; "
-                "the mock reads no more than that"
+                "the mock reads no more than that",
+                "mock-outbound-too-large",
             )
         except httpx.HTTPError as error:
             return WebhookUnreachable(network_reason(error, request))

@@ -206,7 +206,7 @@ class MockService:
         result = await perform(call.request)
         if isinstance(result, OutboundFailure):
             logger.error("mock server: webhook call not completed: %s", result.message)
-            reply = Reply.json(502, mock_error(f"mock server: {result.message}", "mock-outbound-too-large"))
+            reply = Reply.json(502, mock_error(f"mock server: {result.message}", result.error_type))
             return replace(outcome, answer=Answer(reply.status, reply.body, reply.headers))
         return replace(outcome, answer=render(call, result))
 

@@ -45,6 +45,8 @@ DEFAULT_TIMEOUT_MS = 1000.0
 _TIMER_MAX_MS = 2**31 - 1
 """Node's ``setTimeout`` runs a delay outside 1..2**31-1 ms after 1 ms."""
 NODE_FETCH_USER_AGENT = "node-fetch/1.0 (+https://github.com/bitinn/node-fetch)"
+_ILLEGAL_HEADER_VALUE = re.compile(r"[^\t\x20-\x7e\x80-\xff]")
+"""node-fetch 2's ``invalidHeaderCharRegex``: what a header value may not hold (latin-1 is sent as is)."""
 
 
 # -- the request ---------------------------------------------------------------------------------
@@ -114,6 +116,9 @@ def plan_request(
     if isinstance(parsed, str):
         message = "Invalid URL" if node == "node22" else f"Invalid URL: {url}"
         return _replace_refusal(call, message)
+    token_text = js_string(token)
+    if _ILLEGAL_HEADER_VALUE.search(token_text):  # new Request() refuses it, before the URL checks
+        return _replace_refusal(call, f"{token_text} is not a legal HTTP header value")
     if parsed.scheme not in ("http", "https"):
         # node-fetch 2's own checks, after the URL parsed.
         message = (
@@ -123,7 +128,7 @@ def plan_request(
     headers = (
         ("Accept", "application/json"),
         ("Content-Type", "application/json"),
-        (LIVECHAT_TOKEN_HEADER, js_string(token)),
+        (LIVECHAT_TOKEN_HEADER, token_text),
         ("User-Agent", NODE_FETCH_USER_AGENT),
         ("Accept-Encoding", "gzip,deflate"),
     )

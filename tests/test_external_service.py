@@ -302,3 +302,26 @@ def test_timer_and_url_details() -> None:
     assert parsed.serialized == "http://example.com/c?q=1%202#frag"
     assert parse_url("http://[::1]:8080").port == 8080  # type: ignore[union-attr]
     assert parse_url("http://host:99999/") == "Invalid URL"
+
+
+def test_a_token_node_fetch_cannot_send_is_refused_before_any_call() -> None:
+    server = _server(token="ok")
+    server.state = apply_changes(server.state, (SetSetting(LIVECHAT_SECRET_TOKEN, "naïve ✓"),))
+    call = server.call("POST", EXTERNAL_SERVICE_TEST_PATH, VALID_TEST).external
+    assert call is not None and call.request is None
+    assert json.loads(render(call, WebhookTimeout()).body)["response"] == (
+        "naïve ✓ is not a legal HTTP header value"
+    )
+    server.state = apply_changes(server.state, (SetSetting(LIVECHAT_SECRET_TOKEN, "naïve"),))
+    latin = server.call("POST", EXTERNAL_SERVICE_TEST_PATH, VALID_TEST).external
+    assert latin is not None and latin.request is not None  # latin-1 is sent as it is
+
+
+def test_only_node_texts_are_marked_inferred() -> None:
+    call = _server().call("POST", EXTERNAL_SERVICE_TEST_PATH, VALID_TEST).external
+    assert call is not None
+    usable = WebhookResponse(200, b'{"contents":[{"msg":"a","order":1}]}')
+    for result in (usable, WebhookTimeout(), WebhookResponse(500, b"x"), WebhookResponse(200, b"{}")):
+        assert render(call, result).inferred == ()
+    for other in (WebhookUnreachable("x"), WebhookBodyTimeout(), WebhookResponse(200, b"<")):
+        assert render(call, other).inferred == ("outbound-call",)

@@ -228,3 +228,17 @@ def test_no_outbound_answers_as_unreachable_and_calls_nothing(receiver: WebhookR
         assert (answer.status_code, answer.content) == expected
         assert len(receiver.received) == before
         assert "not called (--no-outbound)" in server.banner
+
+
+def test_a_large_body_answered_off_the_loop_still_calls_the_webhook(
+    client: httpx.Client, receiver: WebhookReceiver
+) -> None:
+    _set_token(client, SECRET)
+    url = receiver.url(USABLE_PATH)
+    extra = [{"key": f"k{index}", "value": "v" * 40} for index in range(800)]  # > 32 KiB: a forked child
+    body = _test_body(url, extraData=extra)
+    assert len(json.dumps(body)) > 32 * 1024
+    answer = client.post(EXTERNAL_SERVICE_TEST_PATH, json=body, headers=ADMIN)
+    expected = _expected(url, 3000, WebhookReceiver.result_for(USABLE_PATH, 3000), extraData=extra)
+    assert (answer.status_code, answer.content) == expected
+    assert receiver.requests_to(USABLE_PATH)[-1].json()["metadata"] == extra
