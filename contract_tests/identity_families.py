@@ -32,7 +32,7 @@ from contract_tests.webhook_receiver import (
 from fuzz import external_service as fx
 from fuzz.requests import auth_headers, encode_json
 from spec.contract import example_post_body
-from spec.external_service import NO_SECRET_TOKEN
+from spec.external_service import EXTERNAL_SERVICE_ACTION, NO_SECRET_TOKEN
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, LIVECHAT_TOKEN_HEADER
 from spec.model import (
     Answer,
@@ -443,7 +443,7 @@ def _call_route(runner: Runner, webhooks: _Webhooks, base: str) -> None:
     body = example_post_body()
     params = {"serviceUrl": base + USABLE_PATH, "serviceTimeout": 5000, "serviceFallbackMessage": _FALLBACK}
     body.update(
-        name="external service", enabled=False, actions=[{"name": "use-external-service", "params": params}]
+        name="external service", enabled=False, actions=[{"name": EXTERNAL_SERVICE_ACTION, "params": params}]
     )
     create = _post(TRIGGERS_PATH, auth_headers(runner.admin), runner.model.tag(body))
     exchange = runner.exchange(EXTERNAL_FAMILY, create, stateful=True)
