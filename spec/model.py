@@ -230,8 +230,8 @@ class IdentityView(StateView, Protocol):
     """Users, login tokens, the role table and settings: what the identity routes (log-in, ``me``,
     ``permissions.*``, ``settings/:_id``, ``method.call``) read.
 
-    ``State`` implements it. The mock's stores do not yet (the next step of issue 12 adds these
-    methods to them); until then ``spec.predict`` answers those routes as unknown routes for them.
+    ``State`` and the mock's stores implement it; for any other view ``spec.predict`` answers those
+    routes as routes the API does not have.
     """
 
     def all_users(self) -> Sequence[User]: ...
