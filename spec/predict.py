@@ -33,7 +33,6 @@ from spec.model import (
     CountCall,
     DeleteTrigger,
     Headers,
-    IdentityView,
     InsertTrigger,
     JsonValue,
     Request,
@@ -42,6 +41,7 @@ from spec.model import (
     UpdateTrigger,
     User,
     hash_login_token,
+    is_identity_view,
 )
 from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.permissions import MANAGE_TRIGGERS, holds
@@ -173,7 +173,7 @@ class _Checks:
         # Tokens from POST /api/v1/login; only an IdentityView keeps them.
         return (
             bool(token)
-            and isinstance(self.state, IdentityView)
+            and is_identity_view(self.state)
             and self.state.has_login_token(user_id, hash_login_token(token or ""))
         )
 
@@ -241,7 +241,7 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     if route.operation == "public_config":
         return Outcome(public_config(state), operation=route.operation)
     if route.operation in IDENTITY_OPERATIONS:
-        if not isinstance(state, IdentityView):
+        if not is_identity_view(state):
             # A view without users, tokens, roles and settings: these routes do not exist for it.
             return Outcome(unknown_route(request, path, profile), operation="unknown_route")
         from spec.identity import predict_identity  # spec.identity builds on this module
@@ -286,7 +286,7 @@ def unknown_route(request: Request, path: str, profile: Profile) -> Answer:
 
 
 def _operation_name(route: Route | None, state: StateView) -> str:
-    if route is None or (route.operation in IDENTITY_OPERATIONS and not isinstance(state, IdentityView)):
+    if route is None or (route.operation in IDENTITY_OPERATIONS and not is_identity_view(state)):
         return "unknown_route"
     return route.operation
 
