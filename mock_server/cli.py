@@ -37,6 +37,7 @@ from mock_server.settings import (
 from mock_server.stores import SqliteStore, start_state
 from spec import __version__
 from spec.accounts import TEST_ADMIN_PASSWORD, test_mode_admin
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.model import User
 from spec.permissions import (
     ADMIN_PERMISSIONS,
@@ -47,6 +48,7 @@ from spec.permissions import (
     role_permissions,
 )
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
+from spec.routes import LOGIN_PATH
 from spec.triggers import SeedError
 
 EXIT_BAD_USAGE = 2
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="USERNAME:PASSWORD[:ROLE[,ROLE...]][:ID]",
-        help="a user that logs in with POST /api/v1/login (repeatable) and holds what its roles hold "
+        help=f"a user that logs in with POST {LOGIN_PATH} (repeatable) and holds what its roles hold "
         f"in the run-time role table (default role: user; e.g. {ADMIN_ROLE}, livechat-manager); "
         "it also gets a random start-up token (printed)",
     )
@@ -343,7 +345,7 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         held = user.permissions | (role_permissions(DEFAULT_ROLE_TABLE, user.roles) & ADMIN_PERMISSIONS)
         permissions = ",".join(sorted(held)) or "(none)"
         label = "users:" if index == 0 else ""
-        line = f"  {label:<12} X-User-Id: {user.user_id}  X-Auth-Token: {user.token}"
+        line = f"  {label:<12} {USER_ID_HEADER}: {user.user_id}  {AUTH_TOKEN_HEADER}: {user.token}"
         line += f"  permissions: {permissions}"
         if user.roles:
             line += f"  roles: {','.join(user.roles)}"

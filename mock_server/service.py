@@ -9,6 +9,7 @@ the id source, and applies the changes the predictor returns. The control endpoi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -16,7 +17,7 @@ import random
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from mock_server import identity_control as control
 from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.outbound import OutboundFailure, perform
 from mock_server.settings import MockSettings
-from mock_server.stores import JournalEntry, Overtaken, Store
+from mock_server.stores import LOAD_STEP, JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Answer, Change, IdentityView, JsonValue, Request, StateView, Trigger
@@ -100,7 +101,9 @@ class MockService:
             budget_bytes=settings.offload_memory_bytes, timeout_seconds=settings.offload_timeout_seconds
         )
         self.gate = asyncio.Event()
+        """Cleared while one request needs the state to itself; other requests wait (not the loop)."""
         self.gate.set()
+        self._exclusive = asyncio.Lock()
         self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
@@ -173,14 +176,14 @@ class MockService:
         predict = self._prediction(request)
         try:
             for _ in range(3):
+                await self.through_gate()
                 try:
                     return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=False)
                 except Overtaken:
                     continue
             # Overtaken three times: hold every other state access back (they await the gate, the
             # loop stays free) and predict once more with nothing to interleave.
-            self.gate.clear()
-            try:
+            async with self.exclusively():
                 for _ in range(3):  # only another worker process can still overtake it now
                     try:
                         return await self.store.transact_offloaded(
@@ -188,8 +191,6 @@ class MockService:
                         )
                     except Overtaken:
                         continue
-            finally:
-                self.gate.set()
             raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
@@ -209,6 +210,15 @@ class MockService:
             reply = Reply.json(502, mock_error(f"mock server: {result.message}", result.error_type))
             return replace(outcome, answer=Answer(reply.status, reply.body, reply.headers))
         return replace(outcome, answer=render(call, result))
+
+    @contextlib.asynccontextmanager
+    async def exclusively(self) -> AsyncIterator[None]:
+        async with self._exclusive:
+            self.gate.clear()
+            try:
+                yield
+            finally:
+                self.gate.set()
 
     async def through_gate(self) -> None:
         """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
@@ -328,7 +338,11 @@ class MockService:
             return Reply.json(400, {"error": error.text})
         except OffloadFailed as failure:
             return Reply.json(413, mock_error(f"mock server: {failure}", "mock-body-too-complex"))
-        self.store.load(triggers, replace=replace)
+        if len(triggers) > LOAD_STEP:
+            async with self.exclusively():  # nobody sees a half-loaded store; the loop goes on
+                await self.store.load_in_steps(triggers, replace=replace)
+        else:
+            self.store.load(triggers, replace=replace)
         return Reply.json(200, {"loaded": len(triggers), "total": self.store.count()})
 
     def _journal(self, request: Request) -> Reply:

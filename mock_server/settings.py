@@ -147,7 +147,10 @@ def parse_account(text: str) -> User:
     return account(parts[0], parts[1], roles, user_id=user_id)
 
 
-_ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
+# A host is a name, an IPv6 literal in brackets (the only place a ':' may stand) or '*.' and a domain.
+_ORIGIN = re.compile(
+    r"\*|null|(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?"
+)
 
 
 def check_cors_origin(origin: str) -> str:
