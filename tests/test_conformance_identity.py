@@ -78,8 +78,8 @@ def test_the_families_pass_the_faithful_mock_and_restore_what_they_changed(mock:
 def test_without_the_options_the_families_say_why_they_did_not_run(mock: MockServer) -> None:
     result = conformance(mock)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "not run: log-in flow: no --login-user/--login-password" in result.stdout
-    assert "not run: permission and setting changes: not allowed: --allow-shared-changes" in result.stdout
+    assert "log-in flow not checked: no --login-user/--login-password" in result.stdout
+    assert "permission and setting changes not checked: only with --allow-shared-changes" in result.stdout
     assert "Livechat_secret_token is empty on the target, so no webhook call was checked" in result.stdout
 
 
