@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="turn the rate limiter off (the server's development mode)",
     )
     parser.add_argument(
+        "--no-outbound",
+        action="store_true",
+        help="make no webhook calls: the external-service routes answer as if every webhook were "
+        "unreachable (by default the mock calls the webhook URL a request names, and only that URL)",
+    )
+    parser.add_argument(
         "--clock",
         default="real",
         metavar="SPEC",
@@ -224,6 +230,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         cors_origins=tuple(check_cors_origin(o) for o in arguments.cors_origin) or DEFAULT_CORS_ORIGINS,
         quiet=arguments.quiet,
         rate_limit=not arguments.no_rate_limit,
+        outbound=not arguments.no_outbound,
         clock=Clock.parse(arguments.clock),
         ids=IdSource.parse(arguments.ids),
         max_body_bytes=arguments.max_body_bytes,
@@ -356,6 +363,8 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
         f"  HTTP limits: {_describe_limits(settings)}",
+        "  webhooks:    "
+        + ("called (only the URL a request names)" if settings.outbound else "not called (--no-outbound)"),
     ]
     if settings.predictor is not None:
         lines.append(

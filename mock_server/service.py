@@ -19,17 +19,19 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from mock_server import identity_control as control
 from mock_server.offload import ChildError, Offloader, OffloadFailed
+from mock_server.outbound import OutboundFailure, perform
 from mock_server.settings import MockSettings
 from mock_server.stores import LOAD_STEP, JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
-from spec.model import Change, IdentityView, JsonValue, Request, StateView, Trigger
+from spec.model import Answer, Change, IdentityView, JsonValue, Request, StateView, Trigger
+from spec.outbound import render
 from spec.parsing import parse_query
 from spec.predict import Environment, Outcome, Predictor, pagination
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
@@ -192,6 +194,22 @@ class MockService:
             raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
+
+    async def complete(self, outcome: Outcome) -> Outcome:
+        """The outcome once its webhook call (if it plans one) has ended: performed here, after the
+        store transaction, so the wait holds no lock; with ``--no-outbound`` the webhook is taken as
+        unreachable without any network access."""
+        call = outcome.external
+        if call is None:
+            return outcome
+        if not self.settings.outbound or call.request is None:
+            return replace(outcome, answer=render(call, call.unreachable()))
+        result = await perform(call.request)
+        if isinstance(result, OutboundFailure):
+            logger.error("mock server: webhook call not completed: %s", result.message)
+            reply = Reply.json(502, mock_error(f"mock server: {result.message}", result.error_type))
+            return replace(outcome, answer=Answer(reply.status, reply.body, reply.headers))
+        return replace(outcome, answer=render(call, result))
 
     @contextlib.asynccontextmanager
     async def exclusively(self) -> AsyncIterator[None]:

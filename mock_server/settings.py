@@ -177,6 +177,9 @@ class MockSettings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     quiet: bool = False
     rate_limit: bool = True
+    outbound: bool = True
+    """``False`` (``--no-outbound``): the external-service routes answer as if every webhook were
+    unreachable, and the mock makes no network call at all."""
     clock: Clock = field(default_factory=Clock)
     ids: IdSource = field(default_factory=IdSource)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES

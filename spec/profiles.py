@@ -44,6 +44,30 @@ class RateLimit:
     bypass_permission: str = BYPASS_RATE_LIMIT
 
 
+INVALID_EXTERNAL_SERVICE_RESPONSE = "error-invalid-external-service-response"
+"""The error name of a webhook answer the server cannot use, in every released era (6.13.0 ships it)."""
+INVALID_WEBHOOK_RESPONSE = "error-invalid-webhook-response"
+"""The same error as an unreleased community-edition variant spelled it (index commit ``0b8be333``:
+the route allowed 5 tests and 1 call per 60 s). The issue and the newest upstream e2e test expect it;
+no profile uses it (docs/source-notes/external-service.md)."""
+
+
+@dataclass(frozen=True)
+class ExternalServiceEra:
+    """The two external-service routes in one era (``ee/app/livechat-enterprise/server/api/triggers.ts``)."""
+
+    test_limit: RateLimit = field(default_factory=lambda: RateLimit(calls=15, window_ms=60_000))
+    """``rateLimiterOptions`` of ``livechat/triggers/external-service/test``."""
+    call_limit: RateLimit = field(default_factory=lambda: RateLimit(calls=10, window_ms=60_000))
+    """``rateLimiterOptions`` of ``livechat/triggers/:_id/external-service/call``."""
+    invalid_response_error: str = INVALID_EXTERNAL_SERVICE_RESPONSE
+    license_required: bool = True
+    """``license: ['livechat-enterprise']`` on both routes. The contract models a licensed enterprise
+    server, where the check always passes, so it never refuses; it only names the era."""
+    node: Literal["node14", "node22"] = "node22"
+    """Which Node.js words the errors the outbound call raises (``new URL``, ``TypeError``s)."""
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -71,6 +95,7 @@ class Profile:
     save_trigger_method: bool = False
     """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
     it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
+    external_service: ExternalServiceEra = field(default_factory=ExternalServiceEra)
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
     middleware_steps: frozenset[Step] = frozenset()
@@ -110,6 +135,10 @@ _ALWAYS_INFERRED = frozenset(
         "me-fields",  # which fields a stored user document has, and their order
         "method-errors",  # how EJSON serialises a method's error inside the method.call envelope
         "json-parse-message",  # V8's JSON.parse error text
+        # The outbound call of the external-service routes: node-fetch's and Node's error texts, the
+        # WHATWG URL parser approximated, the headers node-fetch adds (docs/source-notes/external-service.md).
+        "outbound-call",
+        "external-service-license",  # which release first has the routes' license option
     }
 )
 
@@ -158,6 +187,8 @@ _6_13 = replace(
     json_errors="node14",
     settings_guard="action",
     save_trigger_method=True,
+    # 6.13.0's routes have no license option (the later EE file adds it; the first release is unread).
+    external_service=ExternalServiceEra(license_required=False, node="node14"),
     restivus_405=True,
     inferred=_7_4.inferred - {"settings-guard"},
 )

@@ -12,6 +12,11 @@ TRIGGERS_PATH = API_V1 + "/livechat/triggers"
 TRIGGER_PATH = TRIGGERS_PATH + "/:_id"
 """The route pattern of one trigger, as the rate limiter keys it."""
 CONFIG_PATH = API_V1 + "/livechat/config"
+EXTERNAL_SERVICE_TEST_PATH = TRIGGERS_PATH + "/external-service/test"
+"""Tests a webhook as the admin UI's "Test" button does (no trigger involved)."""
+EXTERNAL_SERVICE_SEGMENT = "external-service/call"
+EXTERNAL_SERVICE_CALL_ROUTE = TRIGGER_PATH + "/" + EXTERNAL_SERVICE_SEGMENT
+"""Calls the webhook of one stored trigger (the widget does, without logging in)."""
 
 LOGIN_PATH = API_V1 + "/login"
 LOGOUT_PATH = API_V1 + "/logout"
@@ -38,10 +43,19 @@ IDENTITY_OPERATIONS = frozenset(
 )
 """Operations answered by ``spec.identity``/``spec.methods``, only for an ``IdentityView`` state."""
 
+TEST_EXTERNAL_SERVICE = "test_external_service"
+CALL_EXTERNAL_SERVICE = "call_external_service"
+EXTERNAL_SERVICE_OPERATIONS = frozenset({TEST_EXTERNAL_SERVICE, CALL_EXTERNAL_SERVICE})
+"""Answered by ``spec.external_service`` (they read ``Livechat_secret_token``: an ``IdentityView`` only)."""
+
 
 def trigger_path(trigger_id: str) -> str:
     """The concrete path of one trigger, its id percent-encoded (every ``/`` too)."""
     return f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}"
+
+
+def external_service_call_path(trigger_id: str) -> str:
+    return f"{trigger_path(trigger_id)}/{EXTERNAL_SERVICE_SEGMENT}"
 
 
 def setting_path(setting_id: str) -> str:
@@ -115,8 +129,15 @@ def match_route(method: str, path: str) -> Route | None:
         if method == "GET":
             return Route("list_triggers", TRIGGERS_PATH)
         return None
+    if path == EXTERNAL_SERVICE_TEST_PATH:
+        return Route(TEST_EXTERNAL_SERVICE, EXTERNAL_SERVICE_TEST_PATH) if method == "POST" else None
     if path.startswith(TRIGGERS_PATH + "/"):
         segment = path[len(TRIGGERS_PATH) + 1 :]
+        if segment.endswith("/" + EXTERNAL_SERVICE_SEGMENT):
+            trigger_segment = segment[: -len(EXTERNAL_SERVICE_SEGMENT) - 1]
+            if not trigger_segment or "/" in trigger_segment or method != "POST":
+                return None
+            return Route(CALL_EXTERNAL_SERVICE, EXTERNAL_SERVICE_CALL_ROUTE, unquote(trigger_segment))
         if not segment or "/" in segment:
             return None
         trigger_id = unquote(segment)
