@@ -58,6 +58,10 @@ class Profile:
     """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
     ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
     requires the permission (403)."""
+    config_route: Literal["action", "typed"] = "typed"
+    """How ``GET livechat/config`` validates its query: ``action`` (6.13: ``addRoute`` with
+    ``validateParams``, 400 ``… [invalid-params]``) or ``typed`` (``API.v1.get`` with a ``query``
+    validator: the router's 400 ``error-invalid-params``, before the rate limiter)."""
     save_trigger_method: bool = False
     """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
     it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
@@ -100,6 +104,11 @@ _ALWAYS_INFERRED = frozenset(
         "me-fields",  # which fields a stored user document has, and their order
         "method-errors",  # how EJSON serialises a method's error inside the method.call envelope
         "json-parse-message",  # V8's JSON.parse error text
+        # The widget-side routes (spec.widget, docs/source-notes/widget-model.md):
+        "root-url",  # resources.sound is built from Site_Url, taken to equal the server's ROOT_URL
+        "config-cache",  # the server memoises the settings part for 1 s; the mock answers fresh values
+        "online-department",  # the department query parameter does not narrow `online`
+        "next-agent-selection",  # which online agent agent.next picks (no livechatCount rotation)
     }
 )
 
@@ -125,7 +134,7 @@ _7_5 = replace(
     # eras also add both headers to every answer of a matched route).
     middleware_steps=frozenset(),
     # permissions.* became typed routes around 7.10, inside this range; settings' guard era unread.
-    inferred=_8_3.inferred | {"permissions-update", "settings-guard"},
+    inferred=_8_3.inferred | {"permissions-update", "settings-guard", "config-route"},
 )
 _7_4 = replace(
     _7_5,
@@ -134,6 +143,7 @@ _7_4 = replace(
     body_parser="strict",
     body_limit_bytes=50 * 1024 * 1024,
     permissions_update="action",
+    config_route="action",
     inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser"},
 )
 _6_13 = replace(
@@ -147,7 +157,7 @@ _6_13 = replace(
     json_errors="node14",
     settings_guard="action",
     save_trigger_method=True,
-    inferred=_7_4.inferred - {"settings-guard"},
+    inferred=_7_4.inferred - {"settings-guard", "config-route"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"
