@@ -71,7 +71,7 @@ from mock_server.guard import ControlGuard
 from mock_server.offload import ChildError, OffloadFailed
 from mock_server.service import CONTROL_PREFIX, MockService, Reply, StorageFault, mock_error
 from mock_server.settings import MockSettings, SettingsError
-from mock_server.stores import MemoryStore, SqliteStore, Store
+from mock_server.stores import MemoryStore, SqliteStore, Store, start_state
 from spec.contract import CONTRACT_PATH
 from spec.headers import CONTENT_TYPE
 from spec.model import Headers, Request
@@ -454,12 +454,13 @@ def _not_reached(*args: Any, **kwargs: Any) -> tuple[dict[str, object], int]:
 
 def open_store(settings: MockSettings) -> Store:
     if settings.db_path is None:
-        return MemoryStore(settings.users, journal_size=settings.journal_size)
+        return MemoryStore(settings.users, journal_size=settings.journal_size, start=start_state(settings))
     return SqliteStore(
         settings.db_path,
         settings.users,
         journal_size=settings.journal_size,
         temporary=settings.db_is_temporary,
+        start=start_state(settings),
     )
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,12 +31,21 @@ from mock_server.settings import (
     MockSettings,
     SettingsError,
     check_cors_origin,
+    parse_account,
     parse_user,
 )
-from mock_server.stores import SqliteStore
+from mock_server.stores import SqliteStore, start_state
 from spec import __version__
+from spec.accounts import TEST_ADMIN_PASSWORD, test_mode_admin
 from spec.model import User
-from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
+from spec.permissions import (
+    ADMIN_PERMISSIONS,
+    ADMIN_ROLE,
+    BYPASS_RATE_LIMIT,
+    DEFAULT_ROLE_TABLE,
+    MANAGE_TRIGGERS,
+    role_permissions,
+)
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
 from spec.triggers import SeedError
 
@@ -72,8 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="ID:TOKEN[:PERM[,PERM...]]",
-        help="a known user (repeatable). Without any, one admin user with a random id and token is "
-        f"created and printed. PERM e.g. {MANAGE_TRIGGERS}, {BYPASS_RATE_LIMIT}",
+        help="a known user holding PERMs directly (repeatable); it cannot log in. Without any --user "
+        "or --account, Rocket.Chat's test-mode admin is created (role admin, a random token; it logs "
+        "in with the username and password the banner prints). "
+        f"PERM e.g. {MANAGE_TRIGGERS}, {BYPASS_RATE_LIMIT}",
+    )
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="USERNAME:PASSWORD[:ROLE[,ROLE...]][:ID]",
+        help="a user that logs in with POST /api/v1/login (repeatable) and holds what its roles hold "
+        f"in the run-time role table (default role: user; e.g. {ADMIN_ROLE}, livechat-manager); "
+        "it also gets a random start-up token (printed)",
     )
     parser.add_argument(
         "--seed-file", metavar="FILE", help="JSON array of triggers loaded at start into an empty store"
@@ -146,18 +167,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         raise SettingsError(f"--workers {arguments.workers}: must be at least 1")
     if arguments.max_body_bytes < 1:
         raise SettingsError("--max-body-bytes must be positive")
-    users = tuple(parse_user(text) for text in arguments.user)
-    ids = [user.user_id for user in users]
-    if len(set(ids)) != len(ids):
-        raise SettingsError("--user: the same user id is given twice")
-    if not users:
-        users = (
-            User(
-                user_id=secrets.token_hex(9)[:17],
-                token=secrets.token_urlsafe(32),
-                permissions=frozenset(ADMIN_PERMISSIONS),
-            ),
-        )
+    users, passwords = _accounts(arguments)
     seed = None
     if arguments.seed_file is not None:
         try:
@@ -190,7 +200,31 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         max_body_bytes=arguments.max_body_bytes,
         predictor=arguments.predictor,
         control_token=arguments.control_token or None,
+        banner_passwords=passwords,
     )
+
+
+def _accounts(arguments: argparse.Namespace) -> tuple[tuple[User, ...], tuple[tuple[str, str], ...]]:
+    """The users of --user and --account, or the generated admin; and the passwords to print."""
+    users = tuple(parse_user(text) for text in arguments.user)
+    passwords: list[tuple[str, str]] = []
+    for text in arguments.account:
+        declared = parse_account(text)
+        users += (replace(declared, token=secrets.token_urlsafe(32)),)
+        passwords.append((declared.user_id, text.split(":")[1]))
+    ids = [user.user_id for user in users]
+    if len(set(ids)) != len(ids):
+        raise SettingsError("--user/--account: the same user id is given twice")
+    names = [user.username for user in users if user.username is not None]
+    if len(set(names)) != len(names):
+        raise SettingsError("--account: the same username is given twice")
+    if users:
+        return users, tuple(passwords)
+    # Rocket.Chat's own API tests log in as this admin with its well-known password; a mock that other
+    # machines can reach gets a random one instead.
+    password = TEST_ADMIN_PASSWORD if is_loopback(arguments.host) else secrets.token_urlsafe(12)
+    admin = test_mode_admin(secrets.token_urlsafe(32), password=password)
+    return (admin,), ((admin.user_id, password),)
 
 
 def check_database_path(path: str) -> None:
@@ -217,10 +251,14 @@ def prepare_database(settings: MockSettings) -> str:
     path = settings.db_path
     check_database_path(path)
     try:
-        store = SqliteStore(path, settings.users, journal_size=settings.journal_size)
+        store = SqliteStore(
+            path, settings.users, journal_size=settings.journal_size, start=start_state(settings)
+        )
     except sqlite3.Error as error:
         raise SettingsError(f"--db {path}: cannot use it as an SQLite database: {error}") from None
     try:
+        for user in settings.users:  # the command line's users win over those the file kept
+            store.put_user(user)
         try:
             problem = store.health_check()
         except sqlite3.Error as error:
@@ -261,12 +299,19 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  profile:     {profile.name} (answers like Rocket.Chat {profile.releases}; "
         f"switch with PUT {CONTROL_PREFIX}/profile)",
     ]
+    passwords = dict(settings.banner_passwords)
     for index, user in enumerate(settings.users):
-        permissions = ",".join(sorted(user.permissions)) or "(none)"
+        # The trigger routes' permissions it holds (through its roles, in the start-up role table).
+        held = user.permissions | (role_permissions(DEFAULT_ROLE_TABLE, user.roles) & ADMIN_PERMISSIONS)
+        permissions = ",".join(sorted(held)) or "(none)"
         label = "users:" if index == 0 else ""
-        lines.append(
-            f"  {label:<12} X-User-Id: {user.user_id}  X-Auth-Token: {user.token}  permissions: {permissions}"
-        )
+        line = f"  {label:<12} X-User-Id: {user.user_id}  X-Auth-Token: {user.token}"
+        line += f"  permissions: {permissions}"
+        if user.roles:
+            line += f"  roles: {','.join(user.roles)}"
+        if user.username is not None and user.user_id in passwords:
+            line += f"  log in: {user.username} / {passwords[user.user_id]}"
+        lines.append(line)
     lines += [
         f"  state:       {_store_description(settings)}",
         f"  seed:        {seed_note or 'none'}",
@@ -344,16 +389,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mock_server.app import load_predictor
 
             load_predictor(settings.predictor)  # fail before binding, with a clear message
+        sock = bind(settings.host, settings.port)
+    except SettingsError as error:
+        print(f"rc-triggers-mock: error: {error}", file=sys.stderr)
+        return EXIT_BAD_USAGE
+    port = sock.getsockname()[1]
+    settings = replace(settings, port=port)  # --port 0: the store's Site_Url names the real port
+    try:
         seed_note = ""
         if settings.db_path is not None:
             seed_note = prepare_database(settings)
         elif settings.seed_triggers is not None:
             seed_note = f"{len(settings.seed_triggers)} triggers from {settings.seed_source}"
-        sock = bind(settings.host, settings.port)
     except SettingsError as error:
+        sock.close()
         print(f"rc-triggers-mock: error: {error}", file=sys.stderr)
         return EXIT_BAD_USAGE
-    print(banner(settings, sock.getsockname()[1], seed_note), flush=True)
+    print(banner(settings, port, seed_note), flush=True)
     try:
         serve(settings, sock)
     except KeyboardInterrupt:

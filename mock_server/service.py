@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import random
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -99,7 +100,7 @@ class MockService:
         profile = get_profile(self.store.profile_name(self.settings.profile))
         return profile if self.settings.rate_limit else profile.in_development_mode()
 
-    def environment(self) -> Environment:
+    def environment(self, method: str = "POST") -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
         n = self._predicted
         self._predicted += 1
@@ -110,11 +111,15 @@ class MockService:
         new_id = (
             format(_ids.getrandbits(96), "024x") if ids.kind == "random" else format(ids.start + n, "024x")
         )
-        return Environment(now_ms=now_ms, new_trigger_id=new_id)
+        # A login token authenticates: from the OS's CSPRNG (Meteor's Random.secret(), 43 characters),
+        # and only for a method that can log in (GET never does). With sequential ids the run is
+        # meant to be reproducible: "" lets spec.identity derive the token from the id and the clock.
+        token = secrets.token_urlsafe(32) if method == "POST" and ids.kind == "random" else ""
+        return Environment(now_ms=now_ms, new_trigger_id=new_id, new_login_token=token)
 
     def _prediction(self, request: Request) -> Callable[[StateView], tuple[Outcome, Sequence[Change]]]:
         profile = self.profile()
-        environment = self.environment()
+        environment = self.environment(request.method.upper())
         predictor = self._predictor
 
         def predict(view: StateView) -> tuple[Outcome, Sequence[Change]]:

@@ -13,7 +13,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from spec.accounts import account
 from spec.model import User
+from spec.permissions import USER_ROLE
 
 SETTINGS_ENVIRONMENT_VARIABLE = "RC_TRIGGERS_MOCK_SETTINGS"
 
@@ -92,6 +94,34 @@ class IdSource:
         return "random" if self.kind == "random" else f"sequential from {self.start:024x}"
 
 
+def user_to_json(user: User) -> dict[str, Any]:
+    """A user as plain JSON (settings for the workers, the SQLite store, the control API's listing)."""
+    return {
+        "user_id": user.user_id,
+        "token": user.token,
+        "permissions": sorted(user.permissions),
+        "username": user.username,
+        "password_sha256": user.password_sha256,
+        "roles": list(user.roles),
+        "emails": list(user.emails),
+        "name": user.name,
+    }
+
+
+def user_from_json(data: dict[str, Any]) -> User:
+    """The inverse of ``user_to_json``; documents written before users had roles read as before."""
+    return User(
+        user_id=data["user_id"],
+        token=data["token"],
+        permissions=frozenset(data.get("permissions", ())),
+        username=data.get("username"),
+        password_sha256=data.get("password_sha256"),
+        roles=tuple(data.get("roles", ())),
+        emails=tuple(data.get("emails", ())),
+        name=data.get("name"),
+    )
+
+
 def parse_user(text: str) -> User:
     """``ID:TOKEN[:PERM[,PERM...]]`` as given to ``--user``."""
     parts = text.split(":")
@@ -99,6 +129,21 @@ def parse_user(text: str) -> User:
         raise SettingsError(f"--user {text!r}: expected ID:TOKEN or ID:TOKEN:PERMISSION[,PERMISSION...]")
     permissions = frozenset(p.strip() for p in parts[2].split(",") if p.strip()) if len(parts) == 3 else ()
     return User(user_id=parts[0], token=parts[1], permissions=frozenset(permissions))
+
+
+def parse_account(text: str) -> User:
+    """``USERNAME:PASSWORD[:ROLE[,ROLE...]][:ID]`` as given to ``--account`` (no start-up token: it
+    logs in with ``POST /api/v1/login``; roles default to ``user``, the id to one derived from the
+    username)."""
+    parts = text.split(":")
+    if not 2 <= len(parts) <= 4 or not parts[0] or not parts[1]:
+        raise SettingsError(
+            f"--account {text!r}: expected USERNAME:PASSWORD, USERNAME:PASSWORD:ROLE[,ROLE...] or "
+            "USERNAME:PASSWORD:ROLES:ID (no ':' inside a part)"
+        )
+    roles = tuple(r.strip() for r in parts[2].split(",") if r.strip()) if len(parts) >= 3 else (USER_ROLE,)
+    user_id = parts[3] if len(parts) == 4 and parts[3] else None
+    return account(parts[0], parts[1], roles, user_id=user_id)
 
 
 _ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
@@ -140,24 +185,22 @@ class MockSettings:
     offload_timeout_seconds: float = 300.0
     control_token: str | None = None
     """When set, the control API wants ``Authorization: Bearer TOKEN`` (health excepted)."""
+    banner_passwords: tuple[tuple[str, str], ...] = ()
+    """User id and password the banner prints (the generated admin's, those of ``--account``)."""
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["users"] = [
-            {"user_id": u.user_id, "token": u.token, "permissions": sorted(u.permissions)} for u in self.users
-        ]
+        data["users"] = [user_to_json(user) for user in self.users]
         return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str) -> MockSettings:
         data = json.loads(text)
-        data["users"] = tuple(
-            User(user_id=u["user_id"], token=u["token"], permissions=frozenset(u["permissions"]))
-            for u in data["users"]
-        )
+        data["users"] = tuple(user_from_json(user) for user in data["users"])
         if data["seed_triggers"] is not None:
             data["seed_triggers"] = tuple(data["seed_triggers"])
         data["cors_origins"] = tuple(data["cors_origins"])
+        data["banner_passwords"] = tuple(tuple(pair) for pair in data.get("banner_passwords", ()))
         data["clock"] = Clock(**data["clock"])
         data["ids"] = IdSource(**data["ids"])
         return cls(**data)

@@ -1,4 +1,5 @@
-"""Where the mock keeps what the contract says the server stores: triggers and rate-limit windows.
+"""Where the mock keeps what the contract says the server stores: triggers, rate-limit windows and
+the identity (users, login tokens, the role table of each permission, settings).
 
 Both stores hand the predictor a ``spec.model.StateView`` and apply the ``Change`` values it returns.
 They hold no rule of their own: an update merges fields with ``spec.model.apply_change`` and a
@@ -22,6 +23,10 @@ contract's in-memory ``State``.
   holds the only write lock from the read to the commit. So two writers can never both act on the
   same old state (no lost update), and ``synchronous=FULL`` makes each commit durable before the
   answer is sent.
+* Both are ``spec.model.IdentityView``s (so ``spec.predict`` answers the log-in, ``me``,
+  ``permissions.*``, ``settings/:_id`` and ``method.call`` routes for them) and start from a
+  ``StartState``: the users of the command line, the default role table, the default settings.
+  ``reset`` returns to it. An identity change merges through ``spec.model.apply_change`` too.
 """
 
 from __future__ import annotations
@@ -32,28 +37,65 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar, overload
 
+from mock_server.settings import MockSettings, user_from_json, user_to_json
 from spec.model import (
+    IDENTITY_CHANGES,
+    AddLoginToken,
     Change,
     CountCall,
     DeleteTrigger,
     InsertTrigger,
+    JsonValue,
     RateWindow,
+    RemoveLoginToken,
+    SetPermissionRoles,
+    SetSetting,
     State,
     StateView,
+    StoredPermission,
     Trigger,
     UpdateTrigger,
     User,
     apply_change,
+    default_permissions,
     next_rate_window,
 )
+from spec.permissions import DEFAULT_ROLES
 from spec.predict import DEFAULT_SORT, is_public, sort_key
+from spec.settings import SITE_URL, default_settings
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StartState:
+    """What a store holds at start-up besides its users, and returns to on ``reset``."""
+
+    permissions: tuple[StoredPermission, ...] = field(default_factory=lambda: default_permissions(0))
+    roles: tuple[str, ...] = DEFAULT_ROLES
+    settings: Mapping[str, JsonValue] = field(default_factory=default_settings)
+
+
+def start_state(settings: MockSettings) -> StartState:
+    """The start-up identity of a mock run with ``settings``: the default role table stamped with the
+    start time (the ``--clock`` start when it is not the real clock), the default settings, and
+    ``Site_Url`` set to the mock's own address (the server's ``ROOT_URL``) so ``/me``'s
+    ``avatarUrl`` points at the mock."""
+    clock = settings.clock
+    at_ms = time.time_ns() // 1_000_000 if clock.kind == "real" else clock.start_ms
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return StartState(
+        permissions=default_permissions(at_ms),
+        settings={**default_settings(), SITE_URL: f"http://{host}:{settings.port}"},
+    )
+
+
+IdentityChange = AddLoginToken | RemoveLoginToken | SetPermissionRoles | SetSetting
 
 
 @dataclass(frozen=True)
@@ -132,6 +174,26 @@ class _Recording:
         self.keys.add(key)
         return self._store.rate_window(key)
 
+    # The identity is read as is: every identity write counts as a conflict (``_Changes.everything``).
+
+    def all_users(self) -> Sequence[User]:
+        return self._store.all_users()
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        return self._store.has_login_token(user_id, hashed_token)
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        return self._store.permission_roles(permission_id)
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        return self._store.all_permissions()
+
+    def known_roles(self) -> Sequence[str]:
+        return self._store.known_roles()
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        return self._store.setting_value(setting_id)
+
     def conflicts(self, changes: _Changes) -> bool:
         return (
             changes.everything
@@ -169,7 +231,12 @@ class Store(Protocol):
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None: ...
 
     def reset(self) -> None:
-        """Forget triggers, rate-limit windows and the journal."""
+        """Forget triggers, rate-limit windows and the journal; users, login tokens, permissions and
+        settings return to the start-up state."""
+        ...
+
+    def put_user(self, user: User) -> None:
+        """Add the user, or replace the one with its id (its login tokens stay valid)."""
         ...
 
     def profile_name(self, default: str) -> str: ...
@@ -265,9 +332,15 @@ class MemoryStore:
     through ``spec.model.apply_change``.
     """
 
-    def __init__(self, users: Sequence[User], *, journal_size: int) -> None:
+    def __init__(self, users: Sequence[User], *, journal_size: int, start: StartState | None = None) -> None:
         self.description = "in memory (lost when the server stops)"
-        self._users = {user.user_id: user for user in users}
+        self._start_users = tuple(users)
+        self._start = start or StartState()
+        self._users: dict[str, User] = {}
+        self._login_tokens: dict[str, tuple[str, ...]] = {}
+        self._permissions: dict[str, StoredPermission] = {}
+        self._settings: dict[str, JsonValue] = {}
+        self._restore_identity()
         self._rows: dict[int, str] = {}
         self._rows_by_id: dict[str, int | list[int]] = {}
         self._next_row = 0
@@ -321,6 +394,35 @@ class MemoryStore:
     def rate_window(self, key: str) -> RateWindow | None:
         return self._rate_windows.get(key)
 
+    # IdentityView ---------------------------------------------------------------------------------
+
+    def all_users(self) -> Sequence[User]:
+        return list(self._users.values())
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        return hashed_token in self._login_tokens.get(user_id, ())
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        found = self._permissions.get(permission_id)
+        return None if found is None else found.roles
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        return list(self._permissions.values())
+
+    def known_roles(self) -> Sequence[str]:
+        return self._start.roles
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        if setting_id in self._settings:
+            return True, self._settings[setting_id]
+        return False, None
+
+    def _restore_identity(self) -> None:
+        self._users = {user.user_id: user for user in self._start_users}
+        self._login_tokens = {}
+        self._permissions = {p.permission_id: p for p in self._start.permissions}
+        self._settings = dict(self._start.settings)
+
     # Store ------------------------------------------------------------------------------------------
 
     def transact(self, predict: Callable[[StateView], tuple[T, Sequence[Change]]]) -> T:
@@ -364,6 +466,8 @@ class MemoryStore:
                 elif isinstance(change, (UpdateTrigger, DeleteTrigger)):
                     watching.triggers = True
                     watching.ids.add(change.trigger_id)
+                elif isinstance(change, IDENTITY_CHANGES):
+                    watching.everything = True  # rare writes: not worth tracking what was read
             self._apply(change)
 
     def _rows_of(self, trigger_id: str) -> list[int]:
@@ -388,8 +492,28 @@ class MemoryStore:
         elif isinstance(change, CountCall):
             current = self._rate_windows.get(change.key)
             self._rate_windows[change.key] = next_rate_window(current, change.at_ms, change.window_ms)
+        elif isinstance(change, IDENTITY_CHANGES):
+            self._apply_identity(change)
         else:  # pragma: no cover - a new Change kind in spec.model must be stored explicitly
             raise TypeError(f"unknown change {change!r}")
+
+    def _apply_identity(self, change: IdentityChange) -> None:
+        # The contract's own rule on a State holding only what the change touches.
+        if isinstance(change, (AddLoginToken, RemoveLoginToken)):
+            user = self._users.get(change.user_id)
+            tokens = {change.user_id: self._login_tokens.get(change.user_id, ())}
+            after = apply_change(State(users=() if user is None else (user,), login_tokens=tokens), change)
+            self._login_tokens[change.user_id] = after.login_tokens[change.user_id]
+            if user is not None:
+                self._users[change.user_id] = after.users[0]
+        elif isinstance(change, SetPermissionRoles):
+            stored = self._permissions.get(change.permission_id)
+            if stored is not None:
+                (self._permissions[change.permission_id],) = apply_change(
+                    State(permissions=(stored,)), change
+                ).permissions
+        else:
+            self._settings[change.setting_id] = change.value
 
     def _insert(self, trigger: Trigger) -> None:
         row = self._next_row
@@ -477,6 +601,12 @@ class MemoryStore:
             self._watching.everything = True
         self._rate_windows.clear()
         self._journal.clear()
+        self._restore_identity()
+
+    def put_user(self, user: User) -> None:
+        if self._watching is not None:
+            self._watching.everything = True
+        self._users[user.user_id] = user
 
     def profile_name(self, default: str) -> str:
         return self._profile or default
@@ -509,7 +639,17 @@ _SCHEMA = (
     # at: epoch seconds (REAL); the ISO text is made only when the journal is read.
     "CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT,"
     " at REAL, method TEXT, path TEXT, query TEXT, status INTEGER, operation TEXT, duration_ms REAL)",
+    # The identity: seq keeps the natural order the server lists users and permissions in; doc is
+    # mock_server.settings.user_to_json; values are JSON text of JS values (like trigger docs).
+    "CREATE TABLE IF NOT EXISTS users"
+    " (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS login_tokens (user_id TEXT NOT NULL, hashed_token TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_tokens_user ON login_tokens (user_id, hashed_token)",
+    "CREATE TABLE IF NOT EXISTS permissions (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL, updated_ms INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS settings (id TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+_IDENTITY_TABLES = ("users", "login_tokens", "permissions", "settings")
 _INDEX_COLUMNS = (
     # name_key: the default sort's key as bytes that SQLite orders like spec.predict.sort_key orders
     # the name (UTF-8 keeps code point order); NULL when the name is not a string (then lists sort
@@ -524,6 +664,10 @@ _INDEXES = (
 _COUNTERS = ("count", "ties")
 """Kept in ``meta`` by every write, in the write's transaction: the number of triggers and how many
 of them share a name with an older one (> 0: the default sort has ties)."""
+
+
+def _dump_user(user: User) -> str:
+    return json.dumps(user_to_json(user), separators=(",", ":"))
 
 
 def _id_key(trigger_id: str) -> str | bytes:
@@ -548,14 +692,50 @@ def _row_values(trigger: Trigger) -> tuple[str | bytes, str, bytes | None, int]:
 
 
 class _SqliteView:
-    """``StateView`` over the connection, valid inside the store's open transaction."""
+    """``IdentityView`` over the connection, valid inside the store's open transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, users: dict[str, User]) -> None:
+    def __init__(self, connection: sqlite3.Connection, roles: tuple[str, ...]) -> None:
         self._connection = connection
-        self._users = users
+        self._roles = roles
 
     def find_user(self, user_id: str) -> User | None:
-        return self._users.get(user_id)
+        row = self._connection.execute("SELECT doc FROM users WHERE id = ?", (_id_key(user_id),)).fetchone()
+        return None if row is None else user_from_json(json.loads(row[0]))
+
+    def all_users(self) -> Sequence[User]:
+        rows = self._connection.execute("SELECT doc FROM users ORDER BY seq").fetchall()
+        return [user_from_json(json.loads(doc)) for (doc,) in rows]
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        row = self._connection.execute(
+            "SELECT 1 FROM login_tokens WHERE user_id = ? AND hashed_token = ? LIMIT 1",
+            (_id_key(user_id), hashed_token),
+        ).fetchone()
+        return row is not None
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        row = self._connection.execute(
+            "SELECT roles FROM permissions WHERE id = ?", (permission_id,)
+        ).fetchone()
+        return None if row is None else tuple(json.loads(row[0]))
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        rows = self._connection.execute(
+            "SELECT id, roles, updated_ms FROM permissions ORDER BY seq"
+        ).fetchall()
+        return [
+            StoredPermission(pid, tuple(json.loads(roles)), updated_ms) for pid, roles, updated_ms in rows
+        ]
+
+    def known_roles(self) -> Sequence[str]:
+        return self._roles
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        row = self._connection.execute("SELECT value FROM settings WHERE id = ?", (setting_id,)).fetchone()
+        if row is None:
+            return False, None
+        value: JsonValue = json.loads(row[0])
+        return True, value
 
     def _counter(self, name: str) -> int:
         row = self._connection.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
@@ -604,7 +784,13 @@ class SqliteStore:
     """Triggers in one SQLite file (WAL), shared by every worker process and kept across restarts."""
 
     def __init__(
-        self, path: str, users: Sequence[User], *, journal_size: int, temporary: bool = False
+        self,
+        path: str,
+        users: Sequence[User],
+        *,
+        journal_size: int,
+        temporary: bool = False,
+        start: StartState | None = None,
     ) -> None:
         self.path = path
         self.description = (
@@ -612,7 +798,8 @@ class SqliteStore:
             if temporary
             else f"SQLite {path} (kept across restarts)"
         )
-        self._users = {user.user_id: user for user in users}
+        self._start_users = tuple(users)
+        self._start = start or StartState()
         self._journal_size = journal_size
         self._journal_writes = 0
         # isolation_level=None: the module never opens transactions behind our back; every
@@ -630,6 +817,24 @@ class SqliteStore:
             for statement in _SCHEMA:
                 self._connection.execute(statement)
             self._migrate()
+            # Kept across restarts: only what is missing is added (prepare_database puts the command
+            # line's users over what was stored, once, before the workers start).
+            self._seed_identity(self._connection, replace=False)
+
+    def _seed_identity(self, connection: sqlite3.Connection, *, replace: bool) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        connection.executemany(
+            f"{verb} INTO users (id, doc) VALUES (?, ?)",
+            [(_id_key(user.user_id), _dump_user(user)) for user in self._start_users],
+        )
+        connection.executemany(
+            f"{verb} INTO permissions (id, roles, updated_ms) VALUES (?, ?, ?)",
+            [(p.permission_id, json.dumps(list(p.roles)), p.updated_ms) for p in self._start.permissions],
+        )
+        connection.executemany(
+            f"{verb} INTO settings (id, value) VALUES (?, ?)",
+            [(setting_id, json.dumps(value)) for setting_id, value in self._start.settings.items()],
+        )
 
     def _migrate(self) -> None:
         """Databases written before the indexes existed get them (and the counters) once."""
@@ -725,7 +930,7 @@ class SqliteStore:
         optimistic_attempts: int,
         fallback: bool,
     ) -> T:
-        view = _SqliteView(connection, self._users)
+        view = _SqliteView(connection, self._start.roles)
         for _ in range(optimistic_attempts):
             connection.execute("BEGIN")
             try:
@@ -777,15 +982,55 @@ class SqliteStore:
                     counts["count"] -= 1
                     counts["ties"] -= self._shares_name(connection, name_key, None)
             elif isinstance(change, CountCall):
-                current = _SqliteView(connection, self._users).rate_window(change.key)
+                current = _SqliteView(connection, self._start.roles).rate_window(change.key)
                 window = next_rate_window(current, change.at_ms, change.window_ms)
                 execute(
                     "INSERT OR REPLACE INTO rate_windows (key, started_ms, calls) VALUES (?, ?, ?)",
                     (change.key, window.started_ms, window.calls),
                 )
+            elif isinstance(change, IDENTITY_CHANGES):
+                self._apply_identity(connection, change)
             else:  # pragma: no cover - a new Change kind in spec.model must be stored explicitly
                 raise TypeError(f"unknown change {change!r}")
         self._add_counts(connection, counts)
+
+    def _apply_identity(self, connection: sqlite3.Connection, change: IdentityChange) -> None:
+        execute = connection.execute
+        if isinstance(change, AddLoginToken):
+            execute(
+                "INSERT INTO login_tokens (user_id, hashed_token) VALUES (?, ?)",
+                (_id_key(change.user_id), change.hashed_token),
+            )
+        elif isinstance(change, RemoveLoginToken):
+            execute(
+                "DELETE FROM login_tokens WHERE user_id = ? AND hashed_token = ?",
+                (_id_key(change.user_id), change.hashed_token),
+            )
+            user = _SqliteView(connection, self._start.roles).find_user(change.user_id)
+            if user is not None:
+                # The contract's rule for the start-up token, on a one-user State.
+                (after,) = apply_change(State(users=(user,)), change).users
+                if after != user:
+                    execute(
+                        "UPDATE users SET doc = ? WHERE id = ?", (_dump_user(after), _id_key(after.user_id))
+                    )
+        elif isinstance(change, SetPermissionRoles):
+            execute(
+                "UPDATE permissions SET roles = ?, updated_ms = ? WHERE id = ?",
+                (json.dumps(list(change.roles)), change.at_ms, change.permission_id),
+            )
+        else:
+            execute(
+                "INSERT OR REPLACE INTO settings (id, value) VALUES (?, ?)",
+                (change.setting_id, json.dumps(change.value)),
+            )
+
+    def put_user(self, user: User) -> None:
+        with self._write():
+            self._connection.execute(
+                "INSERT INTO users (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                (_id_key(user.user_id), _dump_user(user)),
+            )
 
     @staticmethod
     def _shares_name(connection: sqlite3.Connection, name_key: bytes | None, other_than: int | None) -> int:
@@ -822,7 +1067,7 @@ class SqliteStore:
         return read
 
     def count(self) -> int:
-        return _SqliteView(self._connection, self._users)._counter("count")
+        return _SqliteView(self._connection, self._start.roles)._counter("count")
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         with self._write():
@@ -837,10 +1082,11 @@ class SqliteStore:
 
     def reset(self) -> None:
         with self._write():
-            for table in ("triggers", "rate_windows", "requests"):
+            for table in ("triggers", "rate_windows", "requests", *_IDENTITY_TABLES):
                 self._connection.execute(f"DELETE FROM {table}")
             self._set_counter("count", 0)
             self._set_counter("ties", 0)
+            self._seed_identity(self._connection, replace=True)
 
     def profile_name(self, default: str) -> str:
         row = self._connection.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()
