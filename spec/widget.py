@@ -15,11 +15,12 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Final
 
+from spec.accounts import account_id
 from spec.ajv import CompiledSchema, compile_schema
 from spec.identity import js_truthy, router_failure
 from spec.model import Answer, IdentityView, JsonValue, StateView, Trigger, User
 from spec.parsing import parse_query
-from spec.permissions import BOT_ROLE, LIVECHAT_AGENT_ROLE
+from spec.permissions import BOT_ROLE, LIVECHAT_AGENT_ROLE, USER_ROLE
 from spec.predict import Outcome, _Checks, failure, public_triggers, success, validation_failure
 from spec.settings import LIVECHAT_ENABLED, SITE_URL, default_settings
 from spec.triggers import public_view
@@ -361,9 +362,43 @@ def _mark(answer: Answer, operation: str, is_inferred: Callable[[str], bool]) ->
     return replace(answer, inferred=(*answer.inferred, *names)) if names else answer
 
 
-# -- the realtime API -------------------------------------------------------------------------------
+# -- the agents a mock starts with ------------------------------------------------------------------
 
-WEBSOCKET_REFUSAL_STATUS: Final = 404
-"""The mock has no realtime (DDP) API: it refuses the ``/websocket`` upgrade at once, so the widget's
-DDP driver fails straight away and the widget goes on without it (triggers do not need DDP; a socket
-that opened and stayed silent would hold the widget for the driver's 20 s timeout)."""
+DEFAULT_AGENT_USERNAME: Final = "livechat.agent"
+DEFAULT_AGENT_NAME: Final = "Livechat Agent"
+PRESENCES: Final = ("online", "away", "busy", OFFLINE)
+LIVECHAT_STATUSES: Final = (AVAILABLE, NOT_AVAILABLE)
+
+
+def livechat_agent(
+    username: str,
+    *,
+    name: str | None = None,
+    status: str = "online",
+    status_livechat: str = AVAILABLE,
+    user_id: str | None = None,
+) -> User:
+    """A user made a livechat agent (role ``livechat-agent``) with a presence and a livechat status;
+    it cannot log in (no password, no token)."""
+    return User(
+        user_id=user_id or account_id(username),
+        token="",
+        username=username,
+        roles=(USER_ROLE, LIVECHAT_AGENT_ROLE),
+        name=name,
+        status=status,
+        status_livechat=status_livechat,
+    )
+
+
+def default_agent() -> User:
+    """The one online, available agent a mock has unless told otherwise, so ``sender: queue``
+    triggers and ``online`` work out of the box."""
+    return livechat_agent(DEFAULT_AGENT_USERNAME, name=DEFAULT_AGENT_NAME)
+
+
+def without_agent_role(user: User) -> User:
+    """What removing an agent leaves: the user without the role and without a livechat status."""
+    return replace(
+        user, roles=tuple(role for role in user.roles if role != LIVECHAT_AGENT_ROLE), status_livechat=None
+    )
