@@ -72,7 +72,7 @@ from mock_server.offload import ChildError, OffloadFailed
 from mock_server.service import CONTROL_PREFIX, MockService, Reply, StorageFault, mock_error
 from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store, start_state
-from spec.contract import CONTRACT_PATH
+from spec.contract import served_document
 from spec.headers import CONTENT_TYPE
 from spec.model import Headers, Request
 from spec.predict import Predictor, predict
@@ -513,7 +513,7 @@ def create_app(
     )
     # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the
     # document with the server the page came from (PredictorMiddleware._docs sets it).
-    app.add_api(CONTRACT_PATH, base_path="", name="contract")
+    app.add_api(served_document(), base_path="", name="contract")
     app.add_api(CONTROL_SPEC_PATH, base_path=CONTROL_PREFIX, name="control")
     asgi_app: ASGIApp = app
     return asgi_app

@@ -78,27 +78,24 @@ _UNDEFINED: Final = object()
 """JavaScript's ``undefined``: a key with this value is left out of the JSON (JSON.stringify)."""
 _DEFAULTS: Final[Mapping[str, JsonValue]] = MappingProxyType(default_settings())
 
-# rest-typings' GETLivechatConfigParamsSchema and isGETAgentNextToken (6.13.0; the same in the index).
-_CONFIG_QUERY: Final[CompiledSchema] = compile_schema(
-    {
-        "type": "object",
-        "properties": {
-            "token": {"type": "string", "nullable": True},
-            "department": {"type": "string", "nullable": True},
-            "businessUnit": {"type": "string", "nullable": True},
-        },
-        "additionalProperties": False,
+# rest-typings' GETLivechatConfigParamsSchema and isGETAgentNextToken (6.13.0; the same in the index);
+# spec/documents/widget.openapi.json shows them (tools/widget_document.py writes it from here).
+CONFIG_QUERY_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {
+        "token": {"type": "string", "nullable": True},
+        "department": {"type": "string", "nullable": True},
+        "businessUnit": {"type": "string", "nullable": True},
     },
-    coerce=True,
-)
-_AGENT_NEXT_QUERY: Final[CompiledSchema] = compile_schema(
-    {
-        "type": "object",
-        "properties": {"department": {"type": "string", "nullable": True}},
-        "additionalProperties": False,
-    },
-    coerce=True,
-)
+    "additionalProperties": False,
+}
+AGENT_NEXT_QUERY_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "properties": {"department": {"type": "string", "nullable": True}},
+    "additionalProperties": False,
+}
+_CONFIG_QUERY: Final[CompiledSchema] = compile_schema(CONFIG_QUERY_SCHEMA, coerce=True)
+_AGENT_NEXT_QUERY: Final[CompiledSchema] = compile_schema(AGENT_NEXT_QUERY_SCHEMA, coerce=True)
 
 
 def setting(state: StateView, setting_id: str) -> Any:
