@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rc-triggers-mock",
         description="A stand-in for Rocket.Chat's Livechat Triggers REST API that answers exactly like "
         "the real server (status codes, bodies byte for byte, coercion, check order, state).",
-        epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile). "
+        epilog=f"Control endpoints: {CONTROL_PREFIX}/ (health, reset, triggers, journal, profile, users, "
+        "permissions, settings). "
         "Docs: /docs/ (contract) and /__mock__/docs/ (control API).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -358,7 +359,8 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  seed:        {seed_note or 'none'}",
         f"  Swagger UI:  {url}{settings.docs_path}/ (contract)",
         f"               {url}{CONTROL_PREFIX}{settings.docs_path}/ (control API)",
-        f"  control:     {url}{CONTROL_PREFIX}/ (health, reset, triggers, journal, profile)",
+        f"  control:     {url}{CONTROL_PREFIX}/ (health, reset, triggers, journal, profile, users, "
+        "permissions, settings)",
         f"  CORS:        {' '.join(settings.cors_origins)}",
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from mock_server import identity_control as control
 from mock_server.agents import AgentError, agent_from_json, agent_to_json, agents_of, all_users, replaced_set
 from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.settings import MockSettings
 from mock_server.stores import JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
-from spec.model import Change, Request, StateView, Trigger, User
+from spec.model import Change, IdentityView, JsonValue, Request, StateView, Trigger, User
 from spec.predict import Environment, Outcome, Predictor
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from spec.triggers import SeedError, load_seed_triggers
@@ -181,6 +182,9 @@ class MockService:
             "/journal": {"GET": self._journal},
             "/profile": {"GET": self._get_profile, "PUT": self._set_profile, "POST": self._set_profile},
             "/agents": {"GET": self._get_agents, "POST": self._put_agent, "PUT": self._replace_agents},
+            "/users": {"GET": self._get_users, "POST": self._put_user},
+            "/permissions": {"GET": self._get_permissions, "POST": self._set_permissions},
+            "/settings": {"GET": self._get_settings, "POST": self._set_settings},
         }
         methods = handlers.get(route)
         if methods is None:
@@ -217,6 +221,12 @@ class MockService:
             f"GET {CONTROL_PREFIX}/agents",
             f"POST {CONTROL_PREFIX}/agents",
             f"PUT {CONTROL_PREFIX}/agents",
+            f"GET {CONTROL_PREFIX}/users",
+            f"POST {CONTROL_PREFIX}/users",
+            f"GET {CONTROL_PREFIX}/permissions",
+            f"POST {CONTROL_PREFIX}/permissions",
+            f"GET {CONTROL_PREFIX}/settings",
+            f"POST {CONTROL_PREFIX}/settings",
         ]
 
     def _index(self, request: Request) -> Reply:
@@ -337,6 +347,77 @@ class MockService:
             self.store.put_user(user)
         return self._agents_reply()
 
+    # -- users, permissions and settings at run time (mock_server.identity_control) ----------------
+
+    def _read(self, read: Callable[[IdentityView], T]) -> T:
+        def view_of(view: StateView) -> tuple[T, Sequence[Change]]:
+            assert isinstance(view, IdentityView)
+            return read(view), ()
+
+        return self.store.transact(view_of)
+
+    def _change(self, decide: Callable[[IdentityView], tuple[Reply, Sequence[Change]]]) -> Reply:
+        """``decide`` reads the store and returns the reply and the changes, applied atomically."""
+
+        def transaction(view: StateView) -> tuple[Reply, Sequence[Change]]:
+            assert isinstance(view, IdentityView)
+            return decide(view)
+
+        return self.store.transact(transaction)
+
+    def _get_users(self, request: Request) -> Reply:
+        return Reply.json(200, {"users": [control.user_json(u) for u in self._read(control.users)]})
+
+    def _put_user(self, request: Request) -> Reply:
+        body = _json_body(request)
+        if body is None:
+            return Reply.json(400, {"error": "send a JSON object", "fields": control.USER_FIELDS})
+        try:
+            user, created = self._read(lambda view: control.user_from_request(body, view))
+        except control.ControlError as error:
+            return Reply.json(400, {"error": str(error), "fields": control.USER_FIELDS})
+        self.store.put_user(user)
+        return Reply.json(201 if created else 200, {"user": control.user_json(user), "created": created})
+
+    def _get_permissions(self, request: Request) -> Reply:
+        return Reply.json(200, {"permissions": self._read(control.permissions)})
+
+    def _set_permissions(self, request: Request) -> Reply:
+        body = _json_body(request)
+        now_ms = self._next_now_ms()
+
+        def decide(view: IdentityView) -> tuple[Reply, Sequence[Change]]:
+            try:
+                changes = control.permission_changes(body, view, now_ms)
+            except control.ControlError as error:
+                return Reply.json(400, {"error": str(error), "roles": list(view.known_roles())}), ()
+            after = [control.permission_json(p) for p in control.applied_permissions(view, changes)]
+            return Reply.json(200, {"permissions": after}), changes
+
+        return self._change(decide)
+
+    def _get_settings(self, request: Request) -> Reply:
+        return Reply.json(200, {"settings": self._read(control.settings)})
+
+    def _set_settings(self, request: Request) -> Reply:
+        body = _json_body(request)
+
+        def decide(view: IdentityView) -> tuple[Reply, Sequence[Change]]:
+            try:
+                changes = control.setting_changes(body, view)
+            except control.ControlError as error:
+                return Reply.json(400, {"error": str(error)}), ()
+            return Reply.json(200, {"settings": {c.setting_id: c.value for c in changes}}), changes
+
+        return self._change(decide)
+
+    def _next_now_ms(self) -> int:
+        """The time the next request would see, without using up a step of --clock."""
+        clock = self.settings.clock
+        if clock.kind == "real":
+            return time.time_ns() // 1_000_000
+        return clock.start_ms + self._predicted * clock.step_ms
+
     def record(
         self,
         request_id: str,
@@ -363,6 +444,15 @@ class MockService:
         except (sqlite3.Error, OSError) as error:  # the journal is a diagnostic: the answer stands
             logger.error("mock server: journal write failed: %s", error)
         return entry
+
+
+def _json_body(request: Request) -> JsonValue:
+    """The control body as a JS value, or ``None`` when it is not a JSON object."""
+    try:
+        body = parse_json(request.body.decode("utf-8")) if request.body else None
+    except (JsonSyntaxError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def parse_seed(data: bytes) -> list[Trigger]:
