@@ -11,7 +11,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from spec.jsvalues import parse_json
 from spec.model import JsonValue, State, User
 from spec.routes import CONFIG_PATH, agent_info_path, agent_next_path, setting_path
 from spec.settings import default_settings
@@ -239,3 +242,39 @@ def test_agent_info_knows_no_visitor_token() -> None:
 def test_other_methods_and_shapes_stay_unknown_routes(method: str, path: str) -> None:
     outcome = server().call(method, path, user=None)
     assert (outcome.operation, outcome.answer.status) == ("unknown_route", 404)
+
+
+# -- properties: any stored value reaches the config the way JavaScript would read it --------------
+
+_JS_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, width=32) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def js_json(answer: Any) -> Any:
+    """The body as JSON.parse reads it (every number a double), to compare with stored JS values."""
+    return parse_json(answer.body.decode())
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(value=_JS_VALUES)
+def test_a_stored_title_is_shown_as_stored(value: JsonValue) -> None:
+    srv = server(Livechat_title=value)
+    assert js_json(config(srv))["config"]["theme"]["title"] == value
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(value=_JS_VALUES)
+def test_livechat_is_off_exactly_when_the_stored_value_is_falsy(value: JsonValue) -> None:
+    body = config(server(Livechat_enabled=value)).json()["config"]
+    falsy = value in (None, False, "", 0.0)
+    assert (body == {"enabled": False}) is falsy
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(value=_JS_VALUES)
+def test_the_widget_position_falls_back_to_right_for_any_falsy_value(value: JsonValue) -> None:
+    position = js_json(config(server(Livechat_widget_position=value)))["config"]["theme"]["position"]
+    assert position == (value if value not in (None, False, "", 0.0) else "right")
