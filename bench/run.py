@@ -1,4 +1,5 @@
-"""Benchmark the mock server against Stoplight Prism 5.16 with wrk, each server pinned to one core.
+"""Benchmark the mock server against Stoplight Prism 5.16 and against the ceiling of HTTP + JSON alone
+(bench/ceiling.py: bare Starlette and raw ASGI on the mock's uvicorn) with wrk, each server on one core.
 
 One command (see bench/README.md)::
 
@@ -9,7 +10,8 @@ then for every scenario and server: starts a fresh server on 127.0.0.1 pinned to
 (``taskset -c 0``), checks its answer with one request, warms it up, runs ``wrk --latency`` from the
 other core (``taskset -c 1``) for a bounded time, samples the peak RSS (VmHWM) of the server's
 process tree, and stops it. It prints a table with requests/s, p50/p99 and peak RSS, the ratios
-mock/Prism, and the exact commands; the same report goes to ``bench/results/latest.md``.
+mock/Prism and mock/ceiling (req/s and CPU µs per request), and the exact commands; the same report
+goes to ``bench/results/latest.md``.
 """
 
 from __future__ import annotations
@@ -108,13 +110,23 @@ class ServerKind:
     prism_silent: bool = False
     only: frozenset[str] | None = None
     """Scenario keys this server runs (None: all)."""
+    ceiling: str | None = None
+    """``--app`` of bench/ceiling.py: HTTP and JSON only, on the mock's uvicorn."""
 
     @property
     def is_mock(self) -> bool:
-        return self.spec is None
+        return self.spec is None and self.ceiling is None
+
+    @property
+    def is_prism(self) -> bool:
+        return self.spec is not None
 
 
 MOCK = ServerKind("mock", "mock (mock_server --quiet)", None)
+# The ceiling (bench/ceiling.py): what HTTP and JSON alone cost on the same uvicorn.
+CEILING_STARLETTE = ServerKind("ceiling-starlette", "ceiling: bare Starlette", None, ceiling="starlette")
+CEILING_ASGI = ServerKind("ceiling-asgi", "ceiling: raw ASGI", None, ceiling="asgi")
+CEILINGS = (CEILING_STARLETTE, CEILING_ASGI)
 PRISM_DEFAULT = ServerKind("prism-default", "Prism default logging", PUBLISHED_SPEC)
 PRISM_SILENT = ServerKind("prism-silent", "Prism -v silent", PUBLISHED_SPEC, prism_silent=True)
 # The published spec has no GET operation, so Prism answers GET list with a 405 problem document.
@@ -129,7 +141,10 @@ PRISM_CONTRACT_SILENT = ServerKind(
     prism_silent=True,
     only=frozenset({"get-list"}),
 )
-SERVERS = [MOCK, PRISM_DEFAULT, PRISM_SILENT, PRISM_CONTRACT_DEFAULT, PRISM_CONTRACT_SILENT]
+SERVERS = [
+    MOCK, CEILING_STARLETTE, CEILING_ASGI, PRISM_DEFAULT, PRISM_SILENT, PRISM_CONTRACT_DEFAULT,
+    PRISM_CONTRACT_SILENT,
+]  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -416,6 +431,11 @@ class Bench:
                 *pin, sys.executable, "-m", "mock_server", "--quiet", "--host", HOST, "--port", str(port),
                 "--seed-file", str(self.seed_file), "--user", f"{USER_ID}:{AUTH_TOKEN}:{MOCK_PERMISSIONS}",
             ]  # fmt: skip
+        if kind.ceiling is not None:
+            return [
+                *pin, sys.executable, str(BENCH_DIR / "ceiling.py"), "--app", kind.ceiling, "--host", HOST,
+                "--port", str(port), "--seed-file", str(self.seed_file),
+            ]  # fmt: skip
         assert self.prism is not None and kind.spec is not None
         argv = [*pin, str(self.prism), "mock", "-h", HOST, "-p", str(port)]
         if kind.prism_silent:
@@ -495,7 +515,7 @@ class Bench:
 
     @contextlib.contextmanager
     def running(self, kind: ServerKind) -> Iterator[RunningServer]:
-        server = self.start_prism(kind) if not kind.is_mock else self.start(kind)
+        server = self.start_prism(kind) if kind.is_prism else self.start(kind)
         try:
             if kind.is_mock:
                 self.seed_mock(server)
@@ -606,10 +626,10 @@ class Bench:
     def measure(self, scenario: Scenario, kind: ServerKind) -> Measurement:
         with self.running(kind) as server:
             status, answer = request(server.port, scenario.method, TRIGGERS_PATH, scenario.body)
-            if kind.is_mock and status != scenario.mock_status:
+            if not kind.is_prism and status != scenario.mock_status:
                 raise BenchError(
-                    f"the mock answered {scenario.title} with {status} (expected {scenario.mock_status}): "
-                    f"{answer[:300]!r}"
+                    f"{kind.label} answered {scenario.title} with {status} "
+                    f"(expected {scenario.mock_status}): {answer[:300]!r}"
                 )
             cores = (self.options.server_core, self.options.load_core)
             with RssSampler(server.process.pid) as rss:
@@ -624,6 +644,8 @@ class Bench:
             note = ""
             if kind.is_mock and scenario.key == "post-valid":
                 note = f"{self.mock_trigger_count(server)} triggers stored at the end"
+            elif kind.ceiling is not None and scenario.key == "post-valid":
+                note = f"{int(figures['requests'])}+ triggers stored at the end (warm-up not counted)"
             if server.process.poll() is not None:
                 raise BenchError(f"{kind.label} died during the run.\n{server.output_tail()}")
         raw_dir = RESULTS_DIR / "raw"
@@ -717,7 +739,7 @@ def report(
     results: list[Measurement], options: argparse.Namespace, notes: list[str], started: datetime
 ) -> str:
     out = [
-        "# Mock server vs Stoplight Prism " + PRISM_VERSION,
+        "# Mock server vs Stoplight Prism " + PRISM_VERSION + " and the HTTP + JSON ceiling",
         "",
         f"Run {started:%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; servers on core {options.server_core}, "
         f"wrk on core {options.load_core}; {options.duration:g} s per run after {options.warmup:g} s "
@@ -766,11 +788,6 @@ def report(
         ],
         rows,
     )
-    out += [
-        "",
-        "## Ratios (mock ÷ Prism; targets: req/s ≥ 1.0× Prism default, p99 not worse, RSS ≤ 80 MiB)",
-        "",
-    ]
     by_key = {(m.scenario.key, m.server.key): m for m in results}
     ratio_rows = []
     for scenario in scenarios():
@@ -805,12 +822,53 @@ def report(
                 ]
             )
     if ratio_rows:
+        out += [
+            "",
+            "## Ratios (mock ÷ Prism; targets: req/s ≥ 1.0× Prism default, p99 not worse, RSS ≤ 80 MiB)",
+            "",
+        ]
         out += table(
             [
                 "scenario", "compared with", "req/s ÷ default", "req/s ÷ silent", "p99 ÷ default",
                 "p99 ÷ silent", "vs targets",
             ],
             ratio_rows,
+        )  # fmt: skip
+    ceiling_rows = []
+    for scenario in scenarios():
+        mock = by_key.get((scenario.key, MOCK.key))
+        for kind in CEILINGS:
+            ceiling = by_key.get((scenario.key, kind.key))
+            if mock is None or ceiling is None:
+                continue
+            rps_ratio = mock.rps / ceiling.rps if ceiling.rps else 0.0
+            cpu_ratio = mock.cpu_us_per_request / ceiling.cpu_us_per_request if ceiling.requests else 0.0
+            ceiling_rows.append(
+                [
+                    scenario.title,
+                    kind.label,
+                    f"{mock.rps:,.0f} / {ceiling.rps:,.0f}",
+                    f"{rps_ratio:.2f}×",
+                    f"{mock.cpu_us_per_request:,.0f} / {ceiling.cpu_us_per_request:,.0f}",
+                    f"{cpu_ratio:.2f}×",
+                    f"{mock.cpu_us_per_request - ceiling.cpu_us_per_request:+,.0f}",
+                    ("req/s ok" if rps_ratio >= 0.8 else "req/s BELOW")
+                    + (", CPU ok" if cpu_ratio <= 1.25 else ", CPU OVER"),
+                ]
+            )
+    if ceiling_rows:
+        out += [
+            "",
+            "## The ceiling (mock ÷ HTTP + JSON only on the same uvicorn; targets: req/s ≥ 0.8×, "
+            "CPU per request ≤ 1.25×)",
+            "",
+        ]
+        out += table(
+            [
+                "scenario", "ceiling", "req/s mock / ceiling", "req/s ratio", "CPU µs/req mock / ceiling",
+                "CPU ratio", "mock's extra µs", "vs targets",
+            ],
+            ceiling_rows,
         )  # fmt: skip
     out += ["", "## Notes", ""]
     out.append(
@@ -825,6 +883,12 @@ def report(
     out.append(
         "- the published spec has no GET operation: Prism answers GET list with a 405 problem document, so "
         "GET list is also measured against Prism serving the contract spec (a 200 list example)."
+    )
+    out.append(
+        "- the ceiling (bench/ceiling.py) answers the three scenarios with the mock's status, body bytes and "
+        "headers using only json.loads/json.dumps and a list (no authentication, validation, sorting, "
+        "journal or exact JavaScript rendering), under mock_server.cli's uvicorn configuration and GC "
+        "tuning: a bare Starlette app with one route, and a raw ASGI callable without a framework."
     )
     out.append(
         "- Prism's default logging goes to a file (stdout redirected), not to a terminal; the mock runs "
@@ -914,7 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     chosen_scenarios = [s for s in scenarios() if not options.scenario or s.key in options.scenario]
     chosen_servers = [s for s in SERVERS if not options.server or s.key in options.server]
-    needs_prism = any(not s.is_mock for s in chosen_servers)
+    needs_prism = any(s.is_prism for s in chosen_servers)
     try:
         if sys.platform != "linux":
             raise BenchError("this benchmark reads /proc and uses taskset: it runs on Linux only")

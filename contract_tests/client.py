@@ -18,6 +18,7 @@ from contract_tests.checks import Observed
 from spec.headers import RATE_LIMIT_RESET
 from spec.model import Request
 from spec.permissions import BYPASS_RATE_LIMIT
+from spec.profiles import RateLimit
 
 __all__ = [
     "TRANSPORT_ERROR_LIMIT",
@@ -163,15 +164,21 @@ class Transport:
         self.sleep(seconds)
 
 
+WINDOW_SECONDS = RateLimit().window_ms / 1000
+"""A whole rate-limit window: the wait when the server says nothing about when it resets."""
+LONGEST_WAIT_SECONDS = WINDOW_SECONDS + 5
+"""No single wait is longer than a window and a little slack, whatever the server's header says."""
+
+
 def _retry_after(observed: Observed) -> float:
     # Rocket.Chat sends x-ratelimit-reset as epoch milliseconds; others send Retry-After in seconds.
     reset = observed.header(RATE_LIMIT_RESET)
     if reset is not None and reset.isdigit():
-        return min(max(int(reset) / 1000 - time.time(), 0.0) + 0.5, 65.0)
+        return min(max(int(reset) / 1000 - time.time(), 0.0) + 0.5, LONGEST_WAIT_SECONDS)
     retry_after = observed.header("retry-after")
     if retry_after is not None and retry_after.isdigit():
-        return min(float(retry_after), 65.0)
-    return 60.0
+        return min(float(retry_after), LONGEST_WAIT_SECONDS)
+    return WINDOW_SECONDS
 
 
 def curl_command(base_url: str, request: Request, secrets: Mapping[str, str] | None = None) -> str:

@@ -41,7 +41,9 @@ from fuzz.requests import (
     trigger_ids,
 )
 from spec.contract import example_post_body, validate_post_body
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 from spec.model import Headers, Request
+from spec.predict import DEFAULT_COUNT, UPPER_COUNT_LIMIT
 from spec.routes import TRIGGERS_PATH, trigger_path
 
 __all__ = ["run_all"]
@@ -70,7 +72,7 @@ def failing_credentials(runner: Runner) -> st.SearchStrategy[Credentials]:
 
 def _json_post(headers: tuple[tuple[str, str], ...], body: Any) -> Request:
     return Request(
-        "POST", TRIGGERS_PATH, "", (*headers, ("Content-Type", "application/json")), encode_json(body)
+        "POST", TRIGGERS_PATH, "", (*headers, (CONTENT_TYPE, JSON_CONTENT_TYPE)), encode_json(body)
     )
 
 
@@ -251,7 +253,7 @@ def state_flow(runner: Runner) -> None:
         'sort={"name":-1}',
         "count=0",
         "count=1&offset=1&sort=%7B%22name%22%3A1%7D",
-        "count=101",
+        f"count={UPPER_COUNT_LIMIT + 1}",
         "offset=1000",
     ):
         step(f"list ({query})", listing(query))
@@ -338,7 +340,7 @@ def paging(runner: Runner) -> None:
     """Pages over more than 100 triggers, where the clamp of ``count`` to 100 shows."""
     family = "paging and count clamp"
     headers = auth_headers(runner.admin)
-    wanted = 101
+    wanted = UPPER_COUNT_LIMIT + 1
     # Bounded: a server that loses what it stores must not keep this loop going.
     for number in range(wanted + 10):
         if len(runner.model.state().triggers) >= wanted:
@@ -347,17 +349,18 @@ def paging(runner: Runner) -> None:
             family, _json_post(headers, runner.model.tag(_flow_body(f"page {number}"))), stateful=True
         )
         if exchange.problems or exchange.state_problems:
-            runner.record(family, exchange, title="create (to have more than 100 triggers)")
+            runner.record(family, exchange, title=f"create (to have more than {UPPER_COUNT_LIMIT} triggers)")
             return
+    clamp = UPPER_COUNT_LIMIT
     for query in (
-        "count=100",
-        "count=101",
-        "count=150",
-        "count=51&offset=10",
-        "offset=50&count=60",
+        f"count={clamp}",
+        f"count={clamp + 1}",
+        f"count={clamp + clamp // 2}",
+        f"count={DEFAULT_COUNT + 1}&offset=10",
+        f"offset={DEFAULT_COUNT}&count={DEFAULT_COUNT + 10}",
         "count=0",
-        "count=5&offset=98",
-        "count=100&sort=%7B%22name%22%3A-1%7D",
+        f"count=5&offset={clamp - 2}",
+        f"count={clamp}&sort=%7B%22name%22%3A-1%7D",
     ):
         exchange = runner.exchange(family, Request("GET", TRIGGERS_PATH, query, headers), stateful=True)
         if exchange.problems:
@@ -528,7 +531,8 @@ def check_order_coverage(runner: Runner) -> None:
         headers: Headers = auth_headers(limited) if "permission" in steps and limited else ()
         if "validation" in steps:
             for case in _invalid_root_bodies():
-                cases.append((f"{first} vs {second}: body {case.label}", _json_post(headers, case.value)))
+                body = runner.model.tag(case.value)  # marked, in case a broken server stores it
+                cases.append((f"{first} vs {second}: body {case.label}", _json_post(headers, body)))
             for label, query in coverage.list_query_cases():
                 if "a word" in label:
                     cases.append(

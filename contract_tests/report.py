@@ -34,7 +34,7 @@ Severity = Literal["failure", "warning"]
 
 
 EXAMPLES_PER_KIND = 3
-"""How many examples of one kind of deviation are kept and shown (all are counted)."""
+"""How many examples of one kind of deviation are kept and shown (the shortest; all are counted)."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,14 @@ class Results:
             if kind is None:
                 kind = self.kinds[key] = Kind(deviation.family, deviation.severity, key[2])
             kind.count += 1
+            # Without Hypothesis' shrinking (the families never stop at a failure), keep the shortest
+            # examples of each kind: the easiest to read and to reproduce.
             if len(kind.examples) < EXAMPLES_PER_KIND:
                 kind.examples.append(deviation)
+            else:
+                longest = max(range(len(kind.examples)), key=lambda i: len(kind.examples[i].curl))
+                if len(deviation.curl) < len(kind.examples[longest].curl):
+                    kind.examples[longest] = deviation
 
     def notice(self, text: str) -> None:
         with self._lock:
@@ -413,7 +419,12 @@ def markdown_report(results: Results, base_url: str) -> str:
                 if deviation.context:
                     lines += ["", "```", deviation.context, "```"]
                 if deviation.curl:
-                    lines += ["", "Reproduce (POSIX sh):", "", "```sh", deviation.curl, "```"]
+                    shows = (
+                        f" (its last answer shows it: status {deviation.observed_status})"
+                        if deviation.observed_status is not None
+                        else ""
+                    )
+                    lines += ["", f"Reproduce (POSIX sh){shows}:", "", "```sh", deviation.curl, "```"]
                 lines.append("")
     if results.leftovers:
         lines += ["", "## Left on the server", ""]

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from contract_tests.client import (
 from contract_tests.model import PENDING_ID_PREFIX, RUN_PREFIX, Incomplete, LiveModel, new_run_prefix
 from contract_tests.report import Deviation, Results, Severity, deviation_kind
 from fuzz.requests import auth_headers
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 from spec.jsvalues import JsonSyntaxError, parse_json
 from spec.model import Answer, CountCall, Request, Trigger, UpdateTrigger, User
 from spec.permissions import ADMIN_PERMISSIONS, BYPASS_RATE_LIMIT, MANAGE_TRIGGERS
@@ -152,6 +153,7 @@ class Runner:
         self._state_lock = threading.RLock()
         self._writes = 0
         self._stop = threading.Event()
+        self._observed_state = False
         self.stop_kind = ""
         """Why the run ended early: ``usage``, ``connection``, ``time``, ``interrupted`` or ``deviation``
         (empty: it did not)."""
@@ -284,7 +286,11 @@ class Runner:
             else ""
         )
         request = exchange.request
-        sequence = [request] if exchange.shown_by is None else [request, exchange.shown_by]
+        # The whole listing, not the few most recent: the run may have written more since.
+        listing = (
+            None if exchange.shown_by is None else dataclasses.replace(exchange.shown_by, query="count=0")
+        )
+        sequence = [request] if listing is None else [request, listing]
         shown = (
             "\nthe last request of the reproducer shows what the server stored; run with --keep to leave "
             "the run's triggers in place for it"
@@ -440,7 +446,7 @@ class Runner:
                 "POST",
                 TRIGGERS_PATH,
                 "",
-                (*auth_headers(self.admin), ("Content-Type", "application/json")),
+                (*auth_headers(self.admin), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                 b'{"name":',
             ),
         ]
@@ -450,7 +456,7 @@ class Runner:
                     "POST",
                     TRIGGERS_PATH,
                     "",
-                    (*auth_headers(limited), ("Content-Type", "application/json")),
+                    (*auth_headers(limited), (CONTENT_TYPE, JSON_CONTENT_TYPE)),
                     b"{}",
                 )
             )
@@ -549,8 +555,12 @@ class Runner:
             self.model.own = []
         results = self.results
         results.leftovers = sorted(outcome.remaining)
+        remove_later = f"Remove them later with: {cleanup_command(self.options.base_url, self.model.prefix)}"
         if outcome.kept:
-            results.notice(f"--keep: the {len(outcome.remaining)} triggers of this run are left in place")
+            results.notice(
+                f"--keep: the {len(outcome.remaining)} triggers of this run are left in place: "
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
+            )
         elif outcome.verified:
             results.notice(f"cleanup: {len(outcome.gone)} triggers of this run deleted and verified gone")
         if outcome.problem:
@@ -573,12 +583,16 @@ class Runner:
                     observed_status=200,
                 )
             )
-        if outcome.remaining:
+        if outcome.remaining and not outcome.kept:
             results.notice(
                 f"cleanup: {len(outcome.remaining)} triggers of this run "
                 f"{'remain' if outcome.verified else 'may remain (not verified gone)'}: "
-                f"{', '.join(sorted(outcome.remaining))}. Remove them later with: "
-                f"{cleanup_command(self.options.base_url, self.model.prefix)}"
+                f"{', '.join(sorted(outcome.remaining))}. {remove_later}"
+            )
+        if outcome.unseen and not outcome.verified:
+            results.notice(
+                f"cleanup: {outcome.unseen} more triggers this run wrote were never listed, so their ids "
+                f"are unknown; they may remain, named {self.model.prefix.strip()!r}. {remove_later}"
             )
 
     def run(self) -> Results:
@@ -594,39 +608,52 @@ class Runner:
             reserve = min(60.0, max_time / 4)
             self.transport.deadline = self.results.started + max_time - reserve
             self.transport.deadline_reason = f"--max-time {max_time:g} s reached (checks stopped)"
-        observed_state = False
         try:
             try:
-                seen = self.preflight()
-                if self.options.profile == "auto":
-                    self.detect_profile()
-                else:
-                    self.results.notice(
-                        f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
-                    )
-                self.results.profile = self.profile.name
-                self.check_preflight(seen)
-                self.observe_initial()
-                observed_state = True
-                from contract_tests.families import run_all
-
-                run_all(self)
-            except UsageError as error:
-                self._stopped(str(error), "usage")
-            except RateLimitExhausted as error:
-                self._stopped(str(error), "connection")
-            except ConnectionFailed as error:
-                self._stopped(f"lost the connection to the server: {error}", "connection")
-            except Stopped as stop:
-                self._stopped(stop.reason, stop.kind)
-            except KeyboardInterrupt:
+                self._checks()
+            except KeyboardInterrupt:  # a second interrupt while the first was being handled
                 self._stopped("interrupted (Ctrl-C or SIGTERM)", "interrupted")
-            if observed_state or self.model.own:
-                self._cleanup_within_time()
+            if self._observed_state or self.model.own:
+                try:
+                    self._cleanup_within_time()
+                except KeyboardInterrupt:
+                    # Interrupted again before the cleanup's own handling began: start it once more,
+                    # deaf to further interrupts, so that what is left is still accounted for.
+                    _ignore_interrupts()
+                    self._cleanup_within_time()
         finally:
             self.transport.close()
         self.results.profile = self.results.profile or self.profile.name
         return self.results
+
+    def _checks(self) -> None:
+        try:
+            seen = self.preflight()
+            if self.options.profile == "auto":
+                self.detect_profile()
+            else:
+                self.results.notice(
+                    f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
+                )
+            self.results.profile = self.profile.name
+            if seen[0][1].status != 200:
+                self.check_preflight(seen)  # records the deviation and stops
+            self.observe_initial()
+            self._observed_state = True
+            self.check_preflight(seen)  # now that the stored triggers are known
+            from contract_tests.families import run_all
+
+            run_all(self)
+        except UsageError as error:
+            self._stopped(str(error), "usage")
+        except RateLimitExhausted as error:
+            self._stopped(str(error), "connection")
+        except ConnectionFailed as error:
+            self._stopped(f"lost the connection to the server: {error}", "connection")
+        except Stopped as stop:
+            self._stopped(stop.reason, stop.kind)
+        except KeyboardInterrupt:
+            self._stopped("interrupted (Ctrl-C or SIGTERM)", "interrupted")
 
     def _stopped(self, reason: str, kind: str) -> None:
         self._stop.set()
@@ -657,11 +684,17 @@ class Runner:
             for future in futures:
                 future.result()
         except BaseException:
-            # Interrupted or stopped: the other threads stop at their next request.
+            # Interrupted or stopped: the other threads stop at their next request. Wait for them (a
+            # further interrupt must not leave them writing while the cleanup runs).
             self._stop.set()
+            for future in futures:
+                future.cancel()
+            while not all(future.done() for future in futures):
+                with contextlib.suppress(KeyboardInterrupt):
+                    wait(futures)
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=False)
 
 
 @dataclass
@@ -674,6 +707,9 @@ class CleanupOutcome:
     verified: bool = False
     kept: bool = False
     problem: str = ""
+    unseen: int = 0
+    """Triggers this run wrote whose ids the server never showed (no listing found them): when the
+    deletions cannot be verified, they may remain too, findable only by the prefix."""
 
 
 def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None) -> CleanupOutcome:
@@ -690,29 +726,37 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
 
     outcome.candidates = set(model.own_ids()) - model.initial_foreign_ids
     outcome.remaining = set(outcome.candidates)
+    unseen = sum(1 for t in model.own if str(t["_id"]).startswith(PENDING_ID_PREFIX))
     answered_success: set[str] = set()
     try:
-        _, _, listed = runner.list_all()
-        if listed is None:
-            outcome.problem = "could not list the stored triggers before deleting"
-        else:
-            outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
-            outcome.remaining = set(outcome.candidates)
-        if keep:
-            return outcome
-        for trigger_id in sorted(outcome.candidates):
-            try:
-                answer = runner.transport.send(
-                    Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
-                )
-            except ConnectionFailed as error:
-                outcome.problem = f"a DELETE failed ({error})"
-                continue
-            if 200 <= answer.status < 300:
-                answered_success.add(trigger_id)
+        try:
+            _, _, listed = runner.list_all()
+            if listed is None:
+                outcome.problem = "could not list the stored triggers before deleting"
+                outcome.unseen = unseen
+            else:
+                outcome.candidates |= {str(t["_id"]) for t in listed if own(t)} - model.initial_foreign_ids
+                outcome.remaining = set(outcome.candidates)
+            if keep:
+                return outcome
+            for trigger_id in sorted(outcome.candidates):
+                try:
+                    answer = runner.transport.send(
+                        Request("DELETE", trigger_path(trigger_id), "", auth_headers(runner.admin))
+                    )
+                except ConnectionFailed as error:
+                    outcome.problem = f"a DELETE failed ({error})"
+                    continue
+                if 200 <= answer.status < 300:
+                    answered_success.add(trigger_id)
+        except KeyboardInterrupt:
+            # Deletions stop; what is left is still listed, and no further interrupt cuts that short.
+            outcome.problem = "interrupted again: deletions stopped"
+            _ignore_interrupts()
         _, _, after = runner.list_all()
         if after is None:
             outcome.problem = "could not list the stored triggers to verify the deletions"
+            outcome.unseen = unseen
             return outcome
         still = {str(t["_id"]) for t in after if own(t)} - model.initial_foreign_ids
         outcome.verified = True
@@ -720,10 +764,10 @@ def delete_own(runner: Runner, *, keep: bool = False, prefix: str | None = None)
         outcome.gone = outcome.candidates - still
         outcome.leaked = still & answered_success
     except KeyboardInterrupt:
-        outcome.problem = "interrupted again: deletions stopped"
-        _ignore_interrupts()
+        outcome.problem = "interrupted while verifying: what is left is not verified"
     except (Stopped, ConnectionFailed, RateLimitExhausted) as error:
         outcome.problem = f"stopped ({error})"
+        outcome.unseen = 0 if outcome.verified else unseen
     return outcome
 
 

@@ -72,7 +72,7 @@ from mock_server.offload import ChildError, OffloadFailed
 from mock_server.service import CONTROL_PREFIX, MockService, Reply, StorageFault, mock_error
 from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store, start_state
-from spec.contract import served_document
+from spec.contract import CONTRACT_PATH
 from spec.headers import CONTENT_TYPE
 from spec.model import Headers, Request
 from spec.predict import Predictor, predict
@@ -84,11 +84,6 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _B_CONTENT_LENGTH = b"content-length"
 _B_CONNECTION_CLOSE = (b"connection", b"close")
 _DOCS_METHODS = frozenset({"GET", "HEAD"})
-
-OFF_LOOP_BODY_BYTES = 32 * 1024
-"""Bodies larger than this are parsed, validated and answered in a forked child (mock_server.offload),
-so that one hostile body cannot hold the event loop; smaller ones cost less on the loop (at most a
-few milliseconds) than the fork would."""
 
 logger = logging.getLogger("mock_server")
 # Request ids only have to be unique, not secret: no os.urandom syscall per request.
@@ -211,6 +206,7 @@ class PredictorMiddleware:
         """Paths that belong to Connexion: the documents and the Swagger UI pages."""
         self.limit = self.settings.max_body_bytes
         self.encode = _EncodedHeaders()
+        self._health_path = CONTROL_PREFIX + "/health"
         self._too_large = Reply.json(
             413,
             mock_error(
@@ -305,7 +301,7 @@ class PredictorMiddleware:
     async def _api(self, request: Request) -> _Reply:
         await self.service.through_gate()
         try:
-            if len(request.body) > OFF_LOOP_BODY_BYTES:
+            if self.service.is_heavy(request):
                 outcome = await self.service.answer_offloaded(request)
             else:
                 outcome = self.service.answer(request)
@@ -333,7 +329,8 @@ class PredictorMiddleware:
         )
 
     async def _control(self, request: Request) -> _Reply:
-        await self.service.through_gate()
+        if request.path != self._health_path:  # a health probe reads nothing another request holds
+            await self.service.through_gate()
         try:
             reply = await self.service.control(request)
         except StorageFault as fault:
@@ -513,7 +510,7 @@ def create_app(
     )
     # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the
     # document with the server the page came from (PredictorMiddleware._docs sets it).
-    app.add_api(served_document(), base_path="", name="contract")
+    app.add_api(CONTRACT_PATH, base_path="", name="contract")
     app.add_api(CONTROL_SPEC_PATH, base_path=CONTROL_PREFIX, name="control")
     asgi_app: ASGIApp = app
     return asgi_app
@@ -549,8 +546,10 @@ def tune_garbage_collector() -> None:
 def app_from_environment() -> ASGIApp:
     """Factory for ``--workers N``: each spawned worker rebuilds the app from the CLI's settings."""
     from mock_server.lifeline import exit_with_parent
+    from mock_server.limits import configure
 
     exit_with_parent()
     tune_garbage_collector()
     settings = MockSettings.from_environment()
+    configure(settings.http_limits())
     return create_app(settings, predictor=load_predictor(settings.predictor))

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from mock_server.guard import is_loopback
 from mock_server.lifeline import mark_supervisor
@@ -38,6 +38,7 @@ from mock_server.settings import (
 from mock_server.stores import SqliteStore, start_state
 from spec import __version__
 from spec.accounts import TEST_ADMIN_PASSWORD, test_mode_admin
+from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
 from spec.model import User
 from spec.permissions import (
     ADMIN_PERMISSIONS,
@@ -48,20 +49,16 @@ from spec.permissions import (
     role_permissions,
 )
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
+from spec.routes import LOGIN_PATH
 from spec.triggers import SeedError
 from spec.widget import DEFAULT_AGENT_USERNAME, default_agent, is_livechat_agent, is_online_agent
 
 EXIT_BAD_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    # argparse exits with status 2 on a bad option, the usage exit status of both CLIs.
+    parser = argparse.ArgumentParser(
         prog="rc-triggers-mock",
         description="A stand-in for Rocket.Chat's Livechat Triggers REST API that answers exactly like "
         "the real server (status codes, bodies byte for byte, coercion, check order, state).",
@@ -95,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="USERNAME:PASSWORD[:ROLE[,ROLE...]][:ID]",
-        help="a user that logs in with POST /api/v1/login (repeatable) and holds what its roles hold "
+        help=f"a user that logs in with POST {LOGIN_PATH} (repeatable) and holds what its roles hold "
         f"in the run-time role table (default role: user; e.g. {ADMIN_ROLE}, livechat-manager); "
         "it also gets a random start-up token (printed)",
     )
@@ -156,6 +153,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="larger request bodies get a 413 from the mock itself (default: %(default)s)",
     )
+    limits = parser.add_argument_group(
+        "HTTP limits", "Node.js's defaults for the --profile's era (spec/http_limits.py) unless given"
+    )
+    limits.add_argument("--max-header-bytes", type=int, metavar="N", help="431 past this (default: 16384)")
+    limits.add_argument(
+        "--headers-timeout", type=float, metavar="S", help="408 if headers take longer (default: 60)"
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        help="408 if a request takes longer; 0: off (default: 300, none on 6.13)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        metavar="S",
+        help="close a silent connection with no request pending (default: 5)",
+    )
     parser.add_argument(
         "--control-token",
         metavar="TOKEN",
@@ -171,30 +187,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
-    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
-    try:
-        get_profile(arguments.profile)
-    except UnknownProfileError as error:
-        raise SettingsError(f"--profile: {error}") from None
+def _check_numbers(arguments: argparse.Namespace) -> None:
     if not 0 <= arguments.port <= 65535:
         raise SettingsError(f"--port {arguments.port}: must be 0-65535")
     if arguments.workers < 1:
         raise SettingsError(f"--workers {arguments.workers}: must be at least 1")
     if arguments.max_body_bytes < 1:
         raise SettingsError("--max-body-bytes must be positive")
+    for option in ("max_header_bytes", "headers_timeout", "request_timeout", "idle_timeout"):
+        value = getattr(arguments, option)
+        if value is not None and (value < 0 or (value == 0 and option != "request_timeout")):
+            raise SettingsError(f"--{option.replace('_', '-')} {value}: must be positive")
+
+
+def _seed(arguments: argparse.Namespace) -> tuple[dict[str, Any], ...] | None:
+    if arguments.seed_file is None:
+        return None
+    try:
+        data = Path(arguments.seed_file).read_bytes()
+    except OSError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
+    try:
+        return tuple(parse_seed(data))
+    except SeedError as error:
+        raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
+    """Validate every option; a problem raises ``SettingsError`` with a message for the user."""
+    try:
+        get_profile(arguments.profile)
+    except UnknownProfileError as error:
+        raise SettingsError(f"--profile: {error}") from None
+    _check_numbers(arguments)
     users, passwords = _accounts(arguments)
     users += _agents(arguments, users)
-    seed = None
-    if arguments.seed_file is not None:
-        try:
-            data = Path(arguments.seed_file).read_bytes()
-        except OSError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error.strerror or error}") from None
-        try:
-            seed = tuple(parse_seed(data))
-        except SeedError as error:
-            raise SettingsError(f"--seed-file {arguments.seed_file}: {error}") from None
+    seed = _seed(arguments)
     db_path, temporary = arguments.db, False
     if db_path is None and arguments.workers > 1:
         # Workers are separate processes: they can only share state through a file.
@@ -217,6 +245,10 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         max_body_bytes=arguments.max_body_bytes,
         predictor=arguments.predictor,
         control_token=arguments.control_token or None,
+        max_header_bytes=arguments.max_header_bytes,
+        headers_timeout_seconds=arguments.headers_timeout,
+        request_timeout_seconds=arguments.request_timeout,
+        idle_timeout_seconds=arguments.idle_timeout,
         banner_passwords=passwords,
     )
 
@@ -337,7 +369,7 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         held = user.permissions | (role_permissions(DEFAULT_ROLE_TABLE, user.roles) & ADMIN_PERMISSIONS)
         permissions = ",".join(sorted(held)) or "(none)"
         label = "users:" if index == 0 else ""
-        line = f"  {label:<12} X-User-Id: {user.user_id}  X-Auth-Token: {user.token}"
+        line = f"  {label:<12} {USER_ID_HEADER}: {user.user_id}  {AUTH_TOKEN_HEADER}: {user.token}"
         line += f"  permissions: {permissions}"
         if user.roles:
             line += f"  roles: {','.join(user.roles)}"
@@ -364,6 +396,7 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  CORS:        {' '.join(settings.cors_origins)}",
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
+        f"  HTTP limits: {_describe_limits(settings)}",
     ]
     if settings.predictor is not None:
         lines.append(
@@ -380,6 +413,16 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
     return "\n".join(lines)
 
 
+def _describe_limits(settings: MockSettings) -> str:
+    limits = settings.http_limits()
+    request = "off" if limits.request_timeout_seconds is None else f"{limits.request_timeout_seconds:g} s"
+    return (
+        f"headers {limits.max_header_bytes} bytes (431 past it), headers timeout "
+        f"{limits.headers_timeout_seconds:g} s, request timeout {request}, idle "
+        f"{limits.idle_timeout_seconds:g} s (Node {limits.node} defaults)"
+    )
+
+
 def _store_description(settings: MockSettings) -> str:
     if settings.db_path is None:
         return "in memory (lost when the server stops)"
@@ -391,8 +434,11 @@ def _store_description(settings: MockSettings) -> str:
 def _uvicorn_config(app: Any, workers: int) -> Any:
     import uvicorn
 
+    from mock_server.limits import NodeLimitsProtocol
+
     return uvicorn.Config(
         app,
+        http=NodeLimitsProtocol,
         factory=isinstance(app, str),
         workers=workers,
         lifespan="on",
@@ -411,7 +457,9 @@ def serve(settings: MockSettings, sock: socket.socket) -> None:
 
     if settings.workers == 1:
         from mock_server.app import create_app, load_predictor, tune_garbage_collector
+        from mock_server.limits import configure
 
+        configure(settings.http_limits())
         tune_garbage_collector()
         app = create_app(settings, predictor=load_predictor(settings.predictor))
         uvicorn.Server(_uvicorn_config(app, 1)).run(sockets=[sock])

@@ -9,13 +9,15 @@ the id source, and applies the changes the predictor returns. The control endpoi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
 import random
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,17 +27,21 @@ from mock_server import identity_control as control
 from mock_server.agents import AgentError, agent_from_json, agent_to_json, agents_of, all_users, replaced_set
 from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.settings import MockSettings
-from mock_server.stores import JournalEntry, Overtaken, Store
+from mock_server.stores import LOAD_STEP, JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, IdentityView, JsonValue, Request, StateView, Trigger, User
-from spec.predict import Environment, Outcome, Predictor
+from spec.parsing import parse_query
+from spec.predict import Environment, Outcome, Predictor, pagination
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
+from spec.routes import CONFIG_PATH, TRIGGERS_PATH
 from spec.triggers import SeedError, load_seed_triggers
 
 CONTROL_PREFIX = "/__mock__"
 OFF_LOOP_BYTES = 32 * 1024
-"""Control bodies and dumps above this size are parsed or rendered in the worker thread."""
+"""API and control bodies above this size are parsed off the loop (in a forked child)."""
+HEAVY_STORE_SIZE = 2_000
+"""Reads that render more than about this many stored triggers are answered off the loop too."""
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
 logger = logging.getLogger("mock_server")
 T = TypeVar("T")
@@ -94,13 +100,22 @@ class MockService:
             budget_bytes=settings.offload_memory_bytes, timeout_seconds=settings.offload_timeout_seconds
         )
         self.gate = asyncio.Event()
+        """Cleared while one request needs the state to itself; other requests wait (not the loop)."""
         self.gate.set()
+        self._exclusive = asyncio.Lock()
+        self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
     def profile(self) -> Profile:
-        profile = get_profile(self.store.profile_name(self.settings.profile))
-        return profile if self.settings.rate_limit else profile.in_development_mode()
+        # Read per request: another worker may have switched it. Built once per name, not per request.
+        name = self.store.profile_name(self.settings.profile)
+        profile = self._profiles.get(name)
+        if profile is None:
+            profile = get_profile(name)
+            profile = profile if self.settings.rate_limit else profile.in_development_mode()
+            self._profiles[name] = profile
+        return profile
 
     def environment(self, method: str = "POST") -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
@@ -130,6 +145,24 @@ class MockService:
 
         return predict
 
+    def is_heavy(self, request: Request) -> bool:
+        """Whether answering may take long enough to hold the event loop: a large body, or a read
+        whose answer renders a large part of a large store (a list without a page limit, the public
+        config of many enabled triggers). Only where the answer is computed depends on this."""
+        if len(request.body) > OFF_LOOP_BYTES:
+            return True
+        if request.method != "GET" or self.store.count() <= HEAVY_STORE_SIZE:
+            return False
+        if request.path == CONFIG_PATH:
+            return self.store.public_count() > HEAVY_STORE_SIZE
+        if request.path != TRIGGERS_PATH or "count" not in request.query:
+            return False
+        try:
+            _, count, _ = pagination(parse_query(request.query))
+        except Exception:  # a query the contract refuses is answered quickly anyway
+            return False
+        return math.isnan(count) or count == 0
+
     def answer(self, request: Request) -> Outcome:
         predict = self._prediction(request)
         try:
@@ -142,19 +175,33 @@ class MockService:
         predict = self._prediction(request)
         try:
             for _ in range(3):
+                await self.through_gate()
                 try:
                     return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=False)
                 except Overtaken:
                     continue
             # Overtaken three times: hold every other state access back (they await the gate, the
             # loop stays free) and predict once more with nothing to interleave.
-            self.gate.clear()
-            try:
-                return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=True)
-            finally:
-                self.gate.set()
+            async with self.exclusively():
+                for _ in range(3):  # only another worker process can still overtake it now
+                    try:
+                        return await self.store.transact_offloaded(
+                            predict, self.offloader.run, exclusive=True
+                        )
+                    except Overtaken:
+                        continue
+            raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
+
+    @contextlib.asynccontextmanager
+    async def exclusively(self) -> AsyncIterator[None]:
+        async with self._exclusive:
+            self.gate.clear()
+            try:
+                yield
+            finally:
+                self.gate.set()
 
     async def through_gate(self) -> None:
         """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
@@ -278,7 +325,11 @@ class MockService:
             return Reply.json(400, {"error": error.text})
         except OffloadFailed as failure:
             return Reply.json(413, mock_error(f"mock server: {failure}", "mock-body-too-complex"))
-        self.store.load(triggers, replace=replace)
+        if len(triggers) > LOAD_STEP:
+            async with self.exclusively():  # nobody sees a half-loaded store; the loop goes on
+                await self.store.load_in_steps(triggers, replace=replace)
+        else:
+            self.store.load(triggers, replace=replace)
         return Reply.json(200, {"loaded": len(triggers), "total": self.store.count()})
 
     def _journal(self, request: Request) -> Reply:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from spec.accounts import account
+from spec.http_limits import HttpLimits, http_limits
 from spec.model import User
 from spec.permissions import USER_ROLE
 from spec.widget import AVAILABLE, LIVECHAT_STATUSES, PRESENCES, livechat_agent
@@ -167,7 +168,10 @@ def parse_account(text: str) -> User:
     return account(parts[0], parts[1], roles, user_id=user_id)
 
 
-_ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
+# A host is a name, an IPv6 literal in brackets (the only place a ':' may stand) or '*.' and a domain.
+_ORIGIN = re.compile(
+    r"\*|null|(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?"
+)
 
 
 def check_cors_origin(origin: str) -> str:
@@ -204,10 +208,31 @@ class MockSettings:
     offload_memory_bytes: int = DEFAULT_OFFLOAD_MEMORY_BYTES
     """Address space a forked child may add while it answers one large body (``mock_server.offload``)."""
     offload_timeout_seconds: float = 300.0
+    max_header_bytes: int | None = None
+    headers_timeout_seconds: float | None = None
+    request_timeout_seconds: float | None = None
+    """0 turns the request timeout off."""
+    idle_timeout_seconds: float | None = None
+    """Overrides of the profile's ``spec.http_limits`` (``None``: the profile's figure)."""
     control_token: str | None = None
     """When set, the control API wants ``Authorization: Bearer TOKEN`` (health excepted)."""
     banner_passwords: tuple[tuple[str, str], ...] = ()
     """User id and password the banner prints (the generated admin's, those of ``--account``)."""
+
+    def http_limits(self) -> HttpLimits:
+        """The start profile's Node.js limits with the command line's overrides (a later profile
+        switch keeps them: they belong to the listening server, not to a request)."""
+        limits = http_limits(self.profile)
+        overrides: dict[str, Any] = {}
+        if self.max_header_bytes is not None:
+            overrides["max_header_bytes"] = self.max_header_bytes
+        if self.headers_timeout_seconds is not None:
+            overrides["headers_timeout_seconds"] = self.headers_timeout_seconds
+        if self.request_timeout_seconds is not None:
+            overrides["request_timeout_seconds"] = self.request_timeout_seconds or None
+        if self.idle_timeout_seconds is not None:
+            overrides["idle_timeout_seconds"] = self.idle_timeout_seconds
+        return replace(limits, **overrides)
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -31,6 +31,7 @@ contract's in-memory ``State``.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import json
 import sqlite3
@@ -38,6 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar, overload
@@ -128,6 +130,9 @@ def _iso(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+LOAD_STEP = 1_000
+"""Triggers loaded between two turns of the event loop."""
+
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
 """Runs a function in a forked child and awaits its result (``mock_server.offload.Offloader.run``)."""
 
@@ -194,7 +199,19 @@ class _Recording:
     def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
         return self._store.setting_value(setting_id)
 
-    def conflicts(self, changes: _Changes) -> bool:
+    def reads(self) -> _Reads:
+        return _Reads(self.ids, self.keys, self.listed)
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """What an offloaded prediction looked at (sent back from the child with its result)."""
+
+    ids: set[str]
+    keys: set[str]
+    listed: bool
+
+    def conflict(self, changes: _Changes) -> bool:
         return (
             changes.everything
             or (self.listed and changes.triggers)
@@ -228,7 +245,15 @@ class Store(Protocol):
 
     def count(self) -> int: ...
 
+    def public_count(self) -> int:
+        """How many stored triggers the public config shows."""
+        ...
+
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None: ...
+
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        """``load`` without holding the event loop for long (many triggers)."""
+        ...
 
     def reset(self) -> None:
         """Forget triggers, rate-limit windows and the journal; users, login tokens, permissions and
@@ -355,8 +380,8 @@ class MemoryStore:
         self._rate_windows: dict[str, RateWindow] = {}
         self._profile: str | None = None
         self._journal: deque[JournalEntry] = deque(maxlen=journal_size)
-        self._watching: _Changes | None = None
-        """While a prediction runs off the loop: what is written meanwhile."""
+        self._watchers: list[_Changes] = []
+        """One per prediction running off the loop: what is written meanwhile."""
 
     # StateView, read by the predictor ---------------------------------------------------------------
 
@@ -436,17 +461,17 @@ class MemoryStore:
     ) -> T:
         view = _Recording(self)
 
-        def work() -> tuple[T, Sequence[Change], _Recording]:
+        def work() -> tuple[T, Sequence[Change], _Reads]:
             result, changes = predict(view)
-            return result, changes, view
+            return result, changes, view.reads()  # not the view: it would pickle the whole store
 
-        self._watching = _Changes(set(), set())
+        written = _Changes(set(), set())
+        self._watchers.append(written)  # several may wait for the one child at a time
         try:
             result, changes, seen = await offload(work)
-            written = self._watching
         finally:
-            self._watching = None
-        if seen.conflicts(written) and not exclusive:
+            self._watchers.remove(written)
+        if seen.conflict(written) and not exclusive:
             raise Overtaken
         # Back on the loop: nothing the prediction read has changed, so applying it now is as if
         # it had run here, after the writes that overtook it.
@@ -455,9 +480,8 @@ class MemoryStore:
         return result_
 
     def _apply_all(self, changes: Sequence[Change]) -> None:
-        watching = self._watching
         for change in changes:
-            if watching is not None:
+            for watching in self._watchers:
                 if isinstance(change, CountCall):
                     watching.keys.add(change.key)
                 elif isinstance(change, InsertTrigger):
@@ -568,8 +592,8 @@ class MemoryStore:
         self._ties = 0
 
     def _clear_triggers(self) -> None:
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         self._rows.clear()
         self._rows_by_id.clear()
         self._order = []
@@ -587,25 +611,40 @@ class MemoryStore:
     def count(self) -> int:
         return len(self._rows)
 
+    def public_count(self) -> int:
+        return len(self._public)
+
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
         if replace:
             self._clear_triggers()
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         for trigger in triggers:
             self._insert(trigger)
 
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        """``load`` a thousand triggers at a time, letting the loop run in between (the caller
+        holds other requests back, so none sees a half-loaded store)."""
+        if replace:
+            self._clear_triggers()
+        for start in range(0, len(triggers), LOAD_STEP):
+            for watching in self._watchers:
+                watching.everything = True
+            for trigger in triggers[start : start + LOAD_STEP]:
+                self._insert(trigger)
+            await asyncio.sleep(0)
+
     def reset(self) -> None:
         self._clear_triggers()
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         self._rate_windows.clear()
         self._journal.clear()
         self._restore_identity()
 
     def put_user(self, user: User) -> None:
-        if self._watching is not None:
-            self._watching.everything = True
+        for watching in self._watchers:
+            watching.everything = True
         self._users[user.user_id] = user
 
     def profile_name(self, default: str) -> str:
@@ -664,6 +703,18 @@ _INDEXES = (
 _COUNTERS = ("count", "ties")
 """Kept in ``meta`` by every write, in the write's transaction: the number of triggers and how many
 of them share a name with an older one (> 0: the default sort has ties)."""
+
+
+_IDENTITY_VERSION = "identity_version"
+"""A ``meta`` counter that every write to users, tokens, permissions or settings increments."""
+
+
+def _bump_identity(connection: sqlite3.Connection) -> None:
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1') "
+        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (_IDENTITY_VERSION,),
+    )
 
 
 def _dump_user(user: User) -> str:
@@ -780,6 +831,88 @@ class _SqliteView:
         return None if row is None else RateWindow(started_ms=row[0], calls=row[1])
 
 
+class _NeedState(Exception):
+    """Raised in the child: the snapshot lacks a trigger (``trigger_id``) or every trigger (``None``)."""
+
+    def __init__(self, trigger_id: str | None) -> None:
+        super().__init__(trigger_id)
+        self.trigger_id = trigger_id
+
+
+class _Snapshot:
+    """An ``IdentityView`` of what the parent read from SQLite for an offloaded prediction; it notes
+    what the prediction looked at, so that the parent can check that it is still so. The identity
+    (users, tokens, role table, settings) is read whole into a ``State``: it is small, and any write
+    to it since counts as a conflict (``identity_version``)."""
+
+    def __init__(
+        self,
+        identity: State,
+        windows: dict[str, RateWindow],
+        triggers: dict[str, Trigger | None],
+        every: list[Trigger] | None,
+    ) -> None:
+        self._identity = identity
+        self._windows = windows
+        self._triggers = triggers
+        self._every = every
+        self.ids: set[str] = set()
+        self.keys: set[str] = set()
+        self.listed = False
+
+    def find_user(self, user_id: str) -> User | None:
+        return self._identity.find_user(user_id)
+
+    def all_users(self) -> Sequence[User]:
+        return self._identity.all_users()
+
+    def has_login_token(self, user_id: str, hashed_token: str) -> bool:
+        return self._identity.has_login_token(user_id, hashed_token)
+
+    def permission_roles(self, permission_id: str) -> tuple[str, ...] | None:
+        return self._identity.permission_roles(permission_id)
+
+    def all_permissions(self) -> Sequence[StoredPermission]:
+        return self._identity.all_permissions()
+
+    def known_roles(self) -> Sequence[str]:
+        return self._identity.known_roles()
+
+    def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
+        return self._identity.setting_value(setting_id)
+
+    def all_triggers(self) -> Sequence[Trigger]:
+        if self._every is None:
+            raise _NeedState(None)
+        self.listed = True
+        return self._every
+
+    def find_trigger(self, trigger_id: str) -> Trigger | None:
+        self.ids.add(trigger_id)
+        if trigger_id in self._triggers:
+            return self._triggers[trigger_id]
+        if self._every is not None:
+            return next((t for t in self._every if t["_id"] == trigger_id), None)
+        raise _NeedState(trigger_id)
+
+    def rate_window(self, key: str) -> RateWindow | None:
+        self.keys.add(key)
+        return self._windows.get(key)
+
+    def reads(self) -> _Reads:
+        return _Reads(self.ids, self.keys, self.listed)
+
+    def still_true(self, reads: _Reads, view: _SqliteView, *, unchanged: bool) -> bool:
+        """In the parent, inside its write transaction: does the store still hold what the child
+        read from this snapshot? (``unchanged``: no trigger was written since every one was read.)"""
+        if reads.listed and not unchanged:
+            return False
+        for trigger_id in reads.ids:
+            if view.find_trigger(trigger_id) != self.find_trigger(trigger_id):
+                return False
+        return all(view.rate_window(key) == self._windows.get(key) for key in reads.keys)
+
+
 class SqliteStore:
     """Triggers in one SQLite file (WAL), shared by every worker process and kept across restarts."""
 
@@ -813,6 +946,8 @@ class SqliteStore:
         """The worker thread's own connection, opened there on first use (SQLite locks between
         connections exactly as between worker processes)."""
         self._thread_lock = threading.Lock()
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mock-sqlite-read")
+        """The one thread that uses ``_thread_connection``."""
         with self._write():
             for statement in _SCHEMA:
                 self._connection.execute(statement)
@@ -822,6 +957,7 @@ class SqliteStore:
             self._seed_identity(self._connection, replace=False)
 
     def _seed_identity(self, connection: sqlite3.Connection, *, replace: bool) -> None:
+        _bump_identity(connection)
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         connection.executemany(
             f"{verb} INTO users (id, doc) VALUES (?, ?)",
@@ -847,6 +983,7 @@ class SqliteStore:
                 added = True
         for statement in _INDEXES:
             execute(statement)
+        execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('triggers_version', '0')")
         counted = execute("SELECT COUNT(*) FROM meta WHERE key IN ('count', 'ties')").fetchone()[0]
         if added or counted != len(_COUNTERS):
             for seq, doc in execute("SELECT seq, doc FROM triggers").fetchall():
@@ -872,6 +1009,11 @@ class SqliteStore:
             return f"cannot write to it: {error}"
         return None
 
+    def _bump_version(self) -> None:
+        self._connection.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'triggers_version'"
+        )
+
     def _set_counter(self, name: str, value: int, connection: sqlite3.Connection | None = None) -> None:
         (connection or self._connection).execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (name, str(value))
@@ -894,27 +1036,90 @@ class SqliteStore:
     async def transact_offloaded(
         self, predict: Callable[[StateView], tuple[T, Sequence[Change]]], offload: Offload, *, exclusive: bool
     ) -> T:
-        path = self.path
+        # The child never touches SQLite: a process forked with open connections must not use the
+        # library (its lock bookkeeping is copied from the parent but the locks are not). So the
+        # parent reads what the prediction needs into a snapshot, the child predicts on it, and the
+        # parent applies the changes in one write transaction after checking that everything the
+        # child read is still so. ``exclusive`` changes nothing here: other workers may still write.
+        known: dict[str, Trigger | None] = {}
+        every: list[Trigger] | None = None
+        version = -1
+        view = _SqliteView(self._connection, self._start.roles)
+        for _ in range(4):  # the child asks for at most a trigger and then every trigger
+            windows = dict(self._rate_windows())
+            identity_version, identity = self._identity_state(view)
+            snapshot = _Snapshot(identity, windows, dict(known), every)
 
-        def work() -> tuple[str, Any]:
-            # In the child: its own connection (SQLite locks it like another worker process). More
-            # optimistic attempts than on the loop, and no waiting for the write lock while it
-            # predicts unless the caller made the run exclusive.
-            try:
-                connection = self._open(path, synchronous="FULL")
-                return "ok", self._transact(connection, predict, optimistic_attempts=3, fallback=exclusive)
-            except Overtaken:
-                return "overtaken", None
-            except sqlite3.Error as error:
-                return "store", f"{type(error).__name__}: {error}"
+            def work(snapshot: _Snapshot = snapshot) -> tuple[str, Any]:
+                try:
+                    result, changes = predict(snapshot)
+                except _NeedState as need:
+                    return "need", need.trigger_id
+                return "ok", (result, changes, snapshot.reads())
 
-        status, value = await offload(work)
-        if status == "overtaken":
-            raise Overtaken
-        if status == "store":
-            raise sqlite3.OperationalError(value)
-        result: T = value
-        return result
+            status, value = await offload(work)
+            if status == "need":
+                if value is None:  # every trigger: read in the worker thread, not on the loop
+                    loop = asyncio.get_running_loop()
+                    version, every = await loop.run_in_executor(self._reader, self._read_every)
+                else:
+                    known[value] = view.find_trigger(value)
+                continue
+            result, changes, seen = value
+            with self._write():
+                unchanged = not seen.listed or view._counter("triggers_version") == version
+                if not snapshot.still_true(seen, view, unchanged=unchanged):
+                    raise Overtaken
+                if view._counter(_IDENTITY_VERSION) != identity_version:
+                    raise Overtaken
+                self._apply(self._connection, changes)
+            done: T = result
+            return done
+        raise Overtaken
+
+    def _read_every(self) -> tuple[int, list[Trigger]]:
+        """Every trigger and the version they are at, in one read transaction (worker thread)."""
+        connection = self._worker_connection()
+        connection.execute("BEGIN")
+        try:
+            version = _SqliteView(connection, self._start.roles)._counter("triggers_version")
+            rows = connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+        finally:
+            connection.execute("COMMIT")
+        return version, [_load(doc) for (doc,) in rows]
+
+    def _identity_state(self, view: _SqliteView) -> tuple[int, State]:
+        """The identity as one ``State`` and the version it is at (one read transaction)."""
+        connection = self._connection
+        connection.execute("BEGIN")
+        try:
+            version = view._counter(_IDENTITY_VERSION)
+            tokens: dict[str, tuple[str, ...]] = {}
+            for user_id, hashed in connection.execute(
+                "SELECT user_id, hashed_token FROM login_tokens ORDER BY rowid"
+            ).fetchall():
+                key = user_id.decode("utf-8", "surrogatepass") if isinstance(user_id, bytes) else user_id
+                tokens[key] = (*tokens.get(key, ()), hashed)
+            settings = {
+                setting_id: json.loads(value)
+                for setting_id, value in connection.execute("SELECT id, value FROM settings").fetchall()
+            }
+            state = State(
+                users=tuple(view.all_users()),
+                login_tokens=tokens,
+                permissions=tuple(view.all_permissions()),
+                roles=self._start.roles,
+                settings=settings,
+            )
+        finally:
+            connection.execute("COMMIT")
+        return version, state
+
+    def _rate_windows(self) -> Iterator[tuple[str, RateWindow]]:
+        for key, started_ms, calls in self._connection.execute(
+            "SELECT key, started_ms, calls FROM rate_windows"
+        ).fetchall():
+            yield key, RateWindow(started_ms=started_ms, calls=calls)
 
     def _worker_connection(self) -> sqlite3.Connection:
         with self._thread_lock:
@@ -956,7 +1161,7 @@ class SqliteStore:
 
     def _apply(self, connection: sqlite3.Connection, changes: Sequence[Change]) -> None:
         execute = connection.execute
-        counts = {"count": 0, "ties": 0}
+        counts = {"count": 0, "ties": 0, "triggers_version": 0}
         for change in changes:
             if isinstance(change, InsertTrigger):
                 self._insert(connection, change.trigger, counts)
@@ -970,6 +1175,7 @@ class SqliteStore:
                     if new_name_key != name_key:
                         counts["ties"] -= self._shares_name(connection, name_key, seq)
                         counts["ties"] += self._shares_name(connection, new_name_key, seq)
+                    counts["triggers_version"] += 1
                     execute(
                         "UPDATE triggers SET doc = ?, name_key = ?, public = ? WHERE seq = ?",
                         (new_doc, new_name_key, public, seq),
@@ -980,6 +1186,7 @@ class SqliteStore:
                 for seq, name_key in rows:
                     execute("DELETE FROM triggers WHERE seq = ?", (seq,))
                     counts["count"] -= 1
+                    counts["triggers_version"] += 1
                     counts["ties"] -= self._shares_name(connection, name_key, None)
             elif isinstance(change, CountCall):
                 current = _SqliteView(connection, self._start.roles).rate_window(change.key)
@@ -996,6 +1203,7 @@ class SqliteStore:
 
     def _apply_identity(self, connection: sqlite3.Connection, change: IdentityChange) -> None:
         execute = connection.execute
+        _bump_identity(connection)
         if isinstance(change, AddLoginToken):
             execute(
                 "INSERT INTO login_tokens (user_id, hashed_token) VALUES (?, ?)",
@@ -1027,6 +1235,7 @@ class SqliteStore:
 
     def put_user(self, user: User) -> None:
         with self._write():
+            _bump_identity(self._connection)
             self._connection.execute(
                 "INSERT INTO users (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                 (_id_key(user.user_id), _dump_user(user)),
@@ -1046,6 +1255,7 @@ class SqliteStore:
         values = _row_values(trigger)
         counts["ties"] += self._shares_name(connection, values[2], None)
         counts["count"] += 1
+        counts["triggers_version"] = counts.get("triggers_version", 0) + 1
         connection.execute("INSERT INTO triggers (id, doc, name_key, public) VALUES (?, ?, ?, ?)", values)
 
     def _add_counts(self, connection: sqlite3.Connection, counts: dict[str, int]) -> None:
@@ -1061,7 +1271,11 @@ class SqliteStore:
 
     def snapshot(self) -> Callable[[], list[Trigger]]:
         def read() -> list[Trigger]:
-            rows = self._worker_connection().execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+            connection = self._open(self.path, synchronous="OFF")  # its own: it runs in another thread
+            try:
+                rows = connection.execute("SELECT doc FROM triggers ORDER BY seq").fetchall()
+            finally:
+                connection.close()
             return [_load(doc) for (doc,) in rows]
 
         return read
@@ -1069,16 +1283,32 @@ class SqliteStore:
     def count(self) -> int:
         return _SqliteView(self._connection, self._start.roles)._counter("count")
 
+    def public_count(self) -> int:
+        return int(self._connection.execute("SELECT COUNT(*) FROM triggers WHERE public = 1").fetchone()[0])
+
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
-        with self._write():
+        self._load_with(self._connection, triggers, replace=replace)
+
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        # One transaction in the reader thread, on its own connection: SQLite releases the
+        # interpreter lock while it works, so the loop goes on (the caller holds requests back).
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._reader, lambda: self._load_with(self._worker_connection(), triggers, replace=replace)
+        )
+
+    def _load_with(
+        self, connection: sqlite3.Connection, triggers: Iterable[Trigger], *, replace: bool
+    ) -> None:
+        with self._write(connection):
             if replace:
-                self._connection.execute("DELETE FROM triggers")
-                self._set_counter("count", 0)
-                self._set_counter("ties", 0)
-            counts = {"count": 0, "ties": 0}
+                connection.execute("DELETE FROM triggers")
+                self._set_counter("count", 0, connection)
+                self._set_counter("ties", 0, connection)
+            counts = {"count": 0, "ties": 0, "triggers_version": 1}
             for trigger in triggers:
-                self._insert(self._connection, trigger, counts)
-            self._add_counts(self._connection, counts)
+                self._insert(connection, trigger, counts)
+            self._add_counts(connection, counts)
 
     def reset(self) -> None:
         with self._write():
@@ -1087,6 +1317,7 @@ class SqliteStore:
             self._set_counter("count", 0)
             self._set_counter("ties", 0)
             self._seed_identity(self._connection, replace=True)
+            self._bump_version()
 
     def profile_name(self, default: str) -> str:
         row = self._connection.execute("SELECT value FROM meta WHERE key = 'profile'").fetchone()

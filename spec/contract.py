@@ -21,9 +21,6 @@ from spec.routes import TRIGGERS_PATH
 DOCUMENTS = Path(__file__).parent / "documents"
 CONTRACT_PATH = DOCUMENTS / "contract.openapi.json"
 PUBLISHED_PATH = DOCUMENTS / "published.openapi.json"
-WIDGET_PATH = DOCUMENTS / "widget.openapi.json"
-"""The widget-side routes (``spec.widget``); written by tools/widget_document.py. Kept apart from the
-triggers contract, which the conformance run and the drift report walk operation by operation."""
 POST_BODY_SCHEMA = "#/components/schemas/TriggerSaveRequest"
 LIST_QUERY_SCHEMA = "#/components/schemas/TriggerListQuery"
 
@@ -33,24 +30,6 @@ def contract_document() -> dict[str, Any]:
     """The contract OpenAPI document (parsed once; treat it as read-only)."""
     document: dict[str, Any] = json.loads(CONTRACT_PATH.read_text(encoding="utf-8"))
     return document
-
-
-@cache
-def widget_document() -> dict[str, Any]:
-    """The widget routes' OpenAPI document (parsed once; treat it as read-only)."""
-    document: dict[str, Any] = json.loads(WIDGET_PATH.read_text(encoding="utf-8"))
-    return document
-
-
-def served_document() -> dict[str, Any]:
-    """What the mock's Swagger UI shows: the triggers contract plus the widget routes (a new dict)."""
-    served = copy.deepcopy(contract_document())
-    widget = widget_document()
-    served["paths"].update(copy.deepcopy(widget["paths"]))
-    served["tags"] = [*served.get("tags", []), *widget["tags"]]
-    for section, entries in widget["components"].items():
-        served["components"].setdefault(section, {}).update(copy.deepcopy(entries))
-    return served
 
 
 @cache

@@ -20,6 +20,11 @@ JSON_HEADERS: Headers = ((CONTENT_TYPE, JSON_CONTENT_TYPE), *NO_CACHE_HEADERS)
 MIDDLEWARE_JSON_HEADERS: Headers = ((CONTENT_TYPE, JSON_CONTENT_TYPE),)
 """An answer a middleware sends itself with Hono's ``c.json`` (never reaches the router's final handler)."""
 HTML_ERROR_HEADERS: Headers = ((CONTENT_TYPE, "text/html; charset=utf-8"),)
+HTML_PAGE_HEADERS: Headers = HTML_ERROR_HEADERS
+"""Meteor's webapp serving the app page (6.13-7.4, a path the API does not route)."""
+TEXT_PLAIN_HEADERS: Headers = ((CONTENT_TYPE, "text/plain; charset=UTF-8"),)
+"""Hono's ``c.text`` (7.5+): its default not-found answer and the router's ``OPTIONS *``."""
+ALLOW = "allow"
 
 RATE_LIMIT_LIMIT = "x-ratelimit-limit"
 RATE_LIMIT_REMAINING = "x-ratelimit-remaining"

@@ -266,7 +266,8 @@ def stringify(value: Any) -> str:
     output (see ``_c_stringify``). Keys must be strings, as in any JSON value.
     """
     kind = type(value)
-    if kind is dict or kind is list:
+    # Small objects (the error and success answers) are cheaper to write in Python than to check.
+    if (kind is dict and len(value) > 3) or kind is list:
         try:
             return _c_stringify(value)
         except (RecursionError, ValueError):  # deep nesting; an int too long for int.__repr__

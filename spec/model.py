@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, TypeGuard, runtime_checkable
 
 from spec.permissions import DEFAULT_ROLE_TABLE, DEFAULT_ROLES
 from spec.settings import default_settings
@@ -236,8 +236,8 @@ class IdentityView(StateView, Protocol):
     """Users, login tokens, the role table and settings: what the identity routes (log-in, ``me``,
     ``permissions.*``, ``settings/:_id``, ``method.call``) read.
 
-    ``State`` implements it. The mock's stores do not yet (the next step of issue 12 adds these
-    methods to them); until then ``spec.predict`` answers those routes as unknown routes for them.
+    ``State`` and the mock's stores implement it; for any other view ``spec.predict`` answers those
+    routes as routes the API does not have.
     """
 
     def all_users(self) -> Sequence[User]: ...
@@ -259,6 +259,19 @@ class IdentityView(StateView, Protocol):
     def setting_value(self, setting_id: str) -> tuple[bool, JsonValue]:
         """``(found, value)``: whether the setting exists (and is not hidden) and its current value."""
         ...
+
+
+_IDENTITY_VIEW_TYPES: dict[type, bool] = {}
+
+
+def is_identity_view(view: StateView) -> TypeGuard[IdentityView]:
+    """``isinstance(view, IdentityView)``, decided once per class: a runtime-checkable protocol check
+    looks up every member each time (tens of microseconds), and the predictor asks on each request."""
+    kind = type(view)
+    known = _IDENTITY_VIEW_TYPES.get(kind)
+    if known is None:
+        known = _IDENTITY_VIEW_TYPES[kind] = isinstance(view, IdentityView)
+    return known
 
 
 # Shared, read-only defaults: a State is built per merged update in the mock's stores, so its defaults

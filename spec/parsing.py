@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from spec.jsvalues import JsonSyntaxError, _js_property_order, parse_json
@@ -18,6 +20,7 @@ _PROTOTYPE_KEYS = frozenset(
     }
 )  # fmt: skip
 _QS_ARRAY_LIMIT = 20
+_QS_PARAMETER_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -85,37 +88,137 @@ def _split_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _merge(existing: JsonValue, value: JsonValue) -> JsonValue:
-    # qs combines repeated keys into an array.
-    if isinstance(existing, list):
-        return [*existing, *(value if isinstance(value, list) else [value])]
-    if isinstance(existing, dict) and isinstance(value, dict):
-        merged = dict(existing)
-        for key, item in value.items():
-            merged[key] = _merge(merged[key], item) if key in merged else item
-        return merged
-    return [existing, *(value if isinstance(value, list) else [value])]
+# -- qs.parse with its defaults (depth 5, arrayLimit 20, allowPrototypes off) -------------------------
+
+
+class _Hole:
+    """A missing index of a sparse JavaScript array; qs compacts them away at the end."""
+
+
+_HOLE = _Hole()
+_QS_DEPTH = 5
+_BRACKET_SEGMENT = re.compile(r"\[[^[\]]*\]")
+
+
+def _split_key(key: str) -> list[str] | None:
+    """qs's parseKeys: the parent name, then up to five ``[...]`` segments, then the rest as one
+    segment; ``None`` when a part is a name plain objects inherit (the pair is dropped)."""
+    first = _BRACKET_SEGMENT.search(key)
+    parent = key[: first.start()] if first else key
+    chain: list[str] = []
+    if parent:
+        if parent in _PROTOTYPE_KEYS:
+            return None
+        chain.append(parent)
+    position = first.start() if first else len(key)
+    for _ in range(_QS_DEPTH):
+        segment = _BRACKET_SEGMENT.search(key, position)
+        if segment is None:
+            break
+        if segment.group()[1:-1] in _PROTOTYPE_KEYS:
+            return None
+        chain.append(segment.group())
+        position = segment.end()
+    else:
+        # Past the depth the rest, from the next segment on, is one more key.
+        rest = _BRACKET_SEGMENT.search(key, position)
+        if rest is not None:
+            chain.append("[" + key[rest.start() :] + "]")
+    return chain
+
+
+def _nest(chain: list[str], leaf: Any) -> Any:
+    """qs's parseObject: the value ``leaf`` under the keys of ``chain``, innermost first."""
+    for root in reversed(chain):
+        if root == "[]":
+            leaf = list(leaf) if isinstance(leaf, list) else [leaf]
+            continue
+        name = root[1:-1] if root.startswith("[") and root.endswith("]") else root
+        if name != root and name.isdigit() and str(int(name)) == name and int(name) <= _QS_ARRAY_LIMIT:
+            leaf = [*([_HOLE] * int(name)), leaf]
+        elif name == "__proto__":
+            leaf = {}
+        else:
+            leaf = {name: leaf}
+    return leaf
+
+
+def _as_object(items: list[Any]) -> dict[str, Any]:
+    return {str(index): item for index, item in enumerate(items) if item is not _HOLE}
+
+
+def _qs_merge(target: Any, source: Any) -> Any:
+    """qs's utils.merge, on the values a query can hold (strings, lists and objects)."""
+    if source is None or source == "":
+        return target  # a falsy source leaves the target as it is
+    if not isinstance(source, (dict, list)):
+        if isinstance(target, list):
+            target.append(source)
+        elif isinstance(target, dict):
+            if source not in _PROTOTYPE_KEYS:
+                target[source] = True
+        else:
+            return [target, source]
+        return target
+    if not isinstance(target, (dict, list)):
+        return [target, *source] if isinstance(source, list) else [target, source]
+    if isinstance(target, list) and isinstance(source, list):
+        for index, item in enumerate(source):
+            if item is _HOLE:
+                continue  # forEach skips the holes of a sparse array
+            if index < len(target) and target[index] is not _HOLE:
+                if isinstance(target[index], (dict, list)) and isinstance(item, (dict, list)):
+                    target[index] = _qs_merge(target[index], item)
+                else:
+                    target.append(item)
+            else:
+                target.extend([_HOLE] * (index + 1 - len(target)))
+                target[index] = item
+        return target
+    merged = _as_object(target) if isinstance(target, list) else target
+    entries = _as_object(source).items() if isinstance(source, list) else source.items()
+    for key, value in entries:
+        merged[key] = _qs_merge(merged[key], value) if key in merged else value
+    return merged
+
+
+def _compact(value: Any) -> JsonValue:
+    if isinstance(value, list):
+        return [_compact(item) for item in value if item is not _HOLE]
+    if isinstance(value, dict):
+        return _js_property_order({key: _compact(item) for key, item in value.items()})
+    result: JsonValue = value
+    return result
 
 
 def parse_query(query: str) -> dict[str, JsonValue]:
-    """A query string as the ``qs`` parser reads it, one bracket level deep.
+    """A query string as ``qs.parse`` reads it with its default options (``allowPrototypes`` off).
 
-    ``a=1&a=2`` gives ``["1", "2"]``, ``a[]=1`` gives ``["1"]``, ``a[b]=1`` gives ``{"b": "1"}``.
+    ``a=1&a=2`` gives ``["1", "2"]``, ``a[]=1`` gives ``["1"]``, ``a[b][c]=1`` gives
+    ``{"a": {"b": {"c": "1"}}}``, ``[a]=1`` gives ``{"a": "1"}``; indexes above 20 are object keys.
     """
-    result: dict[str, JsonValue] = {}
-    for raw_key, value in _split_pairs(query):
-        key, nested = raw_key, None
-        opening = raw_key.find("[")
-        if opening > 0 and raw_key.endswith("]"):
-            key, nested = raw_key[:opening], raw_key[opening + 1 : -1]
-        if key in _PROTOTYPE_KEYS or (nested is not None and nested in _PROTOTYPE_KEYS):
+    text = re.sub("%5d", "]", re.sub("%5b", "[", query, flags=re.IGNORECASE), flags=re.IGNORECASE)
+    values: dict[str, Any] = {}
+    for part in text.split("&")[:_QS_PARAMETER_LIMIT]:
+        if not part:
             continue
-        item: JsonValue
-        if nested is None:
-            item = value
-        elif nested == "" or (nested.isdigit() and int(nested) <= _QS_ARRAY_LIMIT):
-            item = [value]
+        closing = part.find("]=")
+        split_at = part.find("=") if closing == -1 else closing + 1
+        if split_at == -1:
+            key, value = _decode_component(part), ""
         else:
-            item = {nested: value}
-        result[key] = _merge(result[key], item) if key in result else item
-    return _js_property_order(result)
+            key, value = _decode_component(part[:split_at]), _decode_component(part[split_at + 1 :])
+        if key in values:
+            existing = values[key]
+            values[key] = [*(existing if isinstance(existing, list) else [existing]), value]
+        else:
+            values[key] = value
+    result: Any = {}
+    # The pairs are read in JavaScript property order: qs keeps them in a plain object first.
+    for key, value in _js_property_order(values).items():
+        chain = _split_key(key) if key else None
+        if chain:
+            result = _qs_merge(result, _nest(chain, value))
+    compacted = _compact(result)
+    assert isinstance(compacted, dict)
+    return compacted

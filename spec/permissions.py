@@ -100,11 +100,9 @@ def holds(user: User, permission: str, state: StateView) -> bool:
         return True
     if not user.roles:
         return False
-    from spec.model import IdentityView  # spec.model imports this module
+    from spec.model import is_identity_view  # spec.model imports this module
 
     holders = (
-        state.permission_roles(permission)
-        if isinstance(state, IdentityView)
-        else DEFAULT_ROLE_TABLE.get(permission)
+        state.permission_roles(permission) if is_identity_view(state) else DEFAULT_ROLE_TABLE.get(permission)
     )
     return holders is not None and any(role in holders for role in user.roles)

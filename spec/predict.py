@@ -14,13 +14,16 @@ from typing import Any
 
 from spec.contract import list_query_validator, post_body_validator
 from spec.headers import (
+    ALLOW,
     AUTH_TOKEN_HEADER,
     HTML_ERROR_HEADERS,
+    HTML_PAGE_HEADERS,
     JSON_HEADERS,
     MIDDLEWARE_JSON_HEADERS,
     RATE_LIMIT_LIMIT,
     RATE_LIMIT_REMAINING,
     RATE_LIMIT_RESET,
+    TEXT_PLAIN_HEADERS,
     USER_ID_HEADER,
 )
 from spec.jsvalues import JsonSyntaxError, js_number_to_string, js_parse_int, parse_json, stringify
@@ -30,7 +33,6 @@ from spec.model import (
     CountCall,
     DeleteTrigger,
     Headers,
-    IdentityView,
     InsertTrigger,
     JsonValue,
     Request,
@@ -39,11 +41,12 @@ from spec.model import (
     UpdateTrigger,
     User,
     hash_login_token,
+    is_identity_view,
 )
 from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.permissions import MANAGE_TRIGGERS, holds
 from spec.profiles import Profile, Step
-from spec.routes import IDENTITY_OPERATIONS, WIDGET_OPERATIONS, Route, match_route
+from spec.routes import IDENTITY_OPERATIONS, WIDGET_OPERATIONS, Route, match_route, routed_methods
 from spec.triggers import new_trigger, saved_fields
 
 FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
@@ -171,7 +174,7 @@ class _Checks:
         # Tokens from POST /api/v1/login; only an IdentityView keeps them.
         return (
             bool(token)
-            and isinstance(self.state, IdentityView)
+            and is_identity_view(self.state)
             and self.state.has_login_token(user_id, hash_login_token(token or ""))
         )
 
@@ -235,15 +238,15 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
         return replace(outcome, answer=answer)
     route = match_route(method, path)
     if route is None:
-        return Outcome(_unknown_route(request, path), operation="unknown_route")
+        return Outcome(unknown_route(request, path, profile), operation="unknown_route")
     if route.operation in WIDGET_OPERATIONS:
         from spec.widget import predict_widget  # spec.widget builds on this module
 
         return predict_widget(_Checks(request, state, profile, env, route, body=parsed.value), state)
     if route.operation in IDENTITY_OPERATIONS:
-        if not isinstance(state, IdentityView):
-            # The mock's stores do not keep users, tokens, roles and settings yet: as before.
-            return Outcome(_unknown_route(request, path), operation="unknown_route")
+        if not is_identity_view(state):
+            # A view without users, tokens, roles and settings: these routes do not exist for it.
+            return Outcome(unknown_route(request, path, profile), operation="unknown_route")
         from spec.identity import predict_identity  # spec.identity builds on this module
 
         return predict_identity(_Checks(request, state, profile, env, route, body=parsed.value), state)
@@ -256,16 +259,37 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     return Outcome(answer, (*checks.changes, *changes), route.operation)
 
 
-def _unknown_route(request: Request, path: str) -> Answer:
-    return json_answer(
-        404,
-        {"success": False, "error": f"Unknown route: {request.method.upper()} {path}"},
-        inferred=("unknown-route",),
-    )
+WEBAPP_PAGE = (
+    b'<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>Rocket.Chat</title>\n</head>\n'
+    b"<body>\n</body>\n</html>\n"
+)
+"""Stands for Meteor's app page; the real one is the built client's boilerplate (not reproduced)."""
+WEBAPP_ALLOW = "OPTIONS, GET, HEAD"
+
+
+def unknown_route(request: Request, path: str, profile: Profile) -> Answer:
+    """A path or method the API does not route, answered by whatever sits behind it in the era
+    (``Profile.unknown_routes``); no authentication runs first in any era."""
+    method = request.method.upper()
+    inferred = ("unknown-route",)
+    if profile.unknown_routes == "hono":
+        if method == "OPTIONS":  # Router.ts registers options('*') on the API
+            return Answer(200, b"OK", TEXT_PLAIN_HEADERS, inferred=inferred)
+        return Answer(404, b"404 Not Found", TEXT_PLAIN_HEADERS, inferred=inferred)
+    defined = routed_methods(path) if profile.restivus_405 else ()
+    if defined:
+        allow = ((ALLOW, ", ".join(defined)),)
+        body = {"status": "error", "message": "API endpoint does not exist"}
+        return json_answer(405, body, inferred=inferred, extra_headers=allow)
+    if method == "GET":
+        return Answer(200, WEBAPP_PAGE, HTML_PAGE_HEADERS, inferred=(*inferred, "webapp-page"))
+    if method == "OPTIONS":
+        return Answer(200, b"", (), inferred=inferred)
+    return Answer(405, b"", ((ALLOW, WEBAPP_ALLOW),), inferred=inferred)
 
 
 def _operation_name(route: Route | None, state: StateView) -> str:
-    if route is None or (route.operation in IDENTITY_OPERATIONS and not isinstance(state, IdentityView)):
+    if route is None or (route.operation in IDENTITY_OPERATIONS and not is_identity_view(state)):
         return "unknown_route"
     return route.operation
 

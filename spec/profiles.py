@@ -27,6 +27,12 @@ LoginAnswers = Literal["restivus", "api"]
 MeteorLogin = Literal["meteor2", "meteor3"]
 """Meteor 2 names the failure (``User not found``, ``Incorrect password``); Meteor 3 defaults to
 ambiguous messages (``Something went wrong. Please check your credentials.``)."""
+UnknownRoutes = Literal["webapp", "hono"]
+"""Who answers a path or method the API does not route. ``hono`` (7.5+): the Hono app mounted at
+``/api`` answers its default ``404 Not Found`` (text) to any method, logged in or not (authentication
+is per route, so 404 comes before 401). ``webapp`` (6.13-7.4): the request falls through Restivus or
+the express router to Meteor's webapp: GET the app page (200), OPTIONS 200, other methods 405 with
+``Allow: OPTIONS, GET, HEAD`` (docs/source-notes/identity.md section 6, headers.md)."""
 JsonErrorStyle = Literal["node14", "node22"]
 """How ``JSON.parse`` words a syntax error (``method.call``'s message): Node 14 (6.13) or Node 22."""
 
@@ -62,6 +68,10 @@ class Profile:
     """How ``GET livechat/config`` validates its query: ``action`` (6.13: ``addRoute`` with
     ``validateParams``, 400 ``… [invalid-params]``) or ``typed`` (``API.v1.get`` with a ``query``
     validator: the router's 400 ``error-invalid-params``, before the rate limiter)."""
+    unknown_routes: UnknownRoutes = "hono"
+    restivus_405: bool = False
+    """6.13: a known path with a method it does not define is Restivus' 405 JSON answer with an
+    ``Allow`` header naming the defined methods (``route.js``), not a fall-through."""
     save_trigger_method: bool = False
     """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
     it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
@@ -144,7 +154,8 @@ _7_4 = replace(
     body_limit_bytes=50 * 1024 * 1024,
     permissions_update="action",
     config_route="action",
-    inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser"},
+    unknown_routes="webapp",
+    inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser", "webapp-page"},
 )
 _6_13 = replace(
     _7_4,
@@ -157,6 +168,7 @@ _6_13 = replace(
     json_errors="node14",
     settings_guard="action",
     save_trigger_method=True,
+    restivus_405=True,
     inferred=_7_4.inferred - {"settings-guard", "config-route"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}

@@ -133,6 +133,15 @@ def _match_widget_route(method: str, path: str) -> Route | None:
     return None
 
 
+RESTIVUS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+"""The order in which Restivus lists a route's methods in ``Allow`` (its ``availableMethods``)."""
+
+
+def routed_methods(path: str) -> tuple[str, ...]:
+    """The methods the API routes for ``path``, in Restivus' order (empty: an unknown path)."""
+    return tuple(method for method in RESTIVUS_METHODS if match_route(method, path) is not None)
+
+
 def match_route(method: str, path: str) -> Route | None:
     if path == TRIGGERS_PATH:
         if method == "POST":

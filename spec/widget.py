@@ -79,7 +79,7 @@ _UNDEFINED: Final = object()
 _DEFAULTS: Final[Mapping[str, JsonValue]] = MappingProxyType(default_settings())
 
 # rest-typings' GETLivechatConfigParamsSchema and isGETAgentNextToken (6.13.0; the same in the index);
-# spec/documents/widget.openapi.json shows them (tools/widget_document.py writes it from here).
+# the contract document shows them (tools/widget_document.py writes them there from here).
 CONFIG_QUERY_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "properties": {

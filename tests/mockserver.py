@@ -198,6 +198,7 @@ def run_module(
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         capture_output=True,
         text=True,
+        errors="replace",  # a report may quote bytes that are not UTF-8
         timeout=timeout,
         check=check,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -339,6 +340,35 @@ def sender_enum_ignored(request: Request, state: StateView, profile: Profile, en
         for action in sent["actions"]
     ]
     return predict(_with_request_body(request, {**sent, "actions": actions}), state, profile, env)
+
+
+HANG_ABOVE = 30
+"""``hangs_when_many_stored`` stops answering once more than this many triggers are stored."""
+HANG_SECONDS = 20.0
+
+
+def hangs_when_many_stored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Answers nothing for a long time once more than 30 triggers are stored (a target that hangs
+    mid-run). Not in ``MUTANTS``: it tests the run's transport handling, not its checks."""
+    if len(state.all_triggers()) > HANG_ABOVE:
+        time.sleep(HANG_SECONDS)  # blocks the mock's event loop: every request hangs meanwhile
+    return predict(request, state, profile, env)
+
+
+FAIL_ABOVE = 50
+"""``server_errors_when_many_stored`` answers 500 to everything once more than this many are stored."""
+
+
+def server_errors_when_many_stored(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """A target that breaks mid-run: every answer a 500 once more than 50 triggers are stored, the
+    cleanup's DELETEs and listings too. Not in ``MUTANTS``: it tests the cleanup's account."""
+    outcome = predict(request, state, profile, env)
+    if len(state.all_triggers()) <= FAIL_ABOVE:
+        return outcome
+    answer = dataclasses.replace(outcome.answer, status=500, body=b'{"success":false,"error":"Internal"}')
+    return dataclasses.replace(outcome, answer=answer, changes=())
 
 
 LEAK_ABOVE = 100

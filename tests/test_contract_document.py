@@ -15,6 +15,24 @@ OPERATIONS = {
     ("get", "/api/v1/livechat/triggers/{_id}"),
     ("delete", "/api/v1/livechat/triggers/{_id}"),
 }
+AROUND_THE_FEATURE = {
+    ("post", "/api/v1/login"),
+    ("get", "/api/v1/logout"),
+    ("post", "/api/v1/logout"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/permissions.listAll"),
+    ("post", "/api/v1/permissions.update"),
+    ("get", "/api/v1/settings/{_id}"),
+    ("post", "/api/v1/settings/{_id}"),
+    ("post", "/api/v1/method.call/{method}"),
+}
+"""Routes a client needs around the trigger routes (issue 12), marked ``x-rc-around-feature``."""
+WIDGET = {
+    ("get", "/api/v1/livechat/config"),
+    ("get", "/api/v1/livechat/agent.next/{token}"),
+    ("get", "/api/v1/livechat/agent.info/{rid}/{token}"),
+}
+"""The livechat widget's routes (issue 11), also around the feature; they need no log-in."""
 
 
 def test_contract_passes_openapi_spec_validator() -> None:
@@ -24,7 +42,12 @@ def test_contract_passes_openapi_spec_validator() -> None:
 def test_contract_documents_the_four_operations_with_their_error_statuses() -> None:
     paths = contract_document()["paths"]
     found = {(method, path) for path, item in paths.items() for method in item if method != "parameters"}
-    assert found == OPERATIONS
+    assert found == OPERATIONS | AROUND_THE_FEATURE | WIDGET
+    for method, path in AROUND_THE_FEATURE | WIDGET:
+        assert paths[path][method]["x-rc-around-feature"] is True
+        assert {"200", "429"} <= set(paths[path][method]["responses"])
+        if (method, path) != ("post", "/api/v1/login") and (method, path) not in WIDGET:
+            assert "401" in paths[path][method]["responses"]
     for method, path in OPERATIONS:
         assert {"200", "401", "403"} <= set(paths[path][method]["responses"])
     assert "400" in paths["/api/v1/livechat/triggers"]["post"]["responses"]
@@ -57,7 +80,13 @@ def test_contract_loads_in_schemathesis() -> None:
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert {(op.method.lower(), op.path) for op in operations} == OPERATIONS
+    assert {(op.method.lower(), op.path) for op in operations} == OPERATIONS | AROUND_THE_FEATURE | WIDGET
+
+
+def test_the_conformance_run_generates_requests_for_the_trigger_operations_only() -> None:
+    from contract_tests.schemathesis_bridge import load_operations
+
+    assert {(op.method.lower(), op.path) for op in load_operations()} == OPERATIONS
 
 
 @pytest.mark.parametrize("name", ["TriggerSaveRequest", "TriggerListQuery"])

@@ -8,6 +8,10 @@ its write, and a predictor that fails.
 from __future__ import annotations
 
 import asyncio
+import json
+import pickle
+import random
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +20,11 @@ import httpx
 import pytest
 
 from mock_server.app import create_app
+from mock_server.service import MockService
 from mock_server.settings import MockSettings
-from mock_server.stores import MemoryStore, SqliteStore, Store
-from spec.model import Change, InsertTrigger, Request, StateView, User
-from spec.predict import Environment, Outcome, predict
+from mock_server.stores import MemoryStore, Overtaken, SqliteStore, Store
+from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, Trigger, UpdateTrigger, User
+from spec.predict import DEFAULT_SORT, Environment, Outcome, predict, sort_triggers
 from spec.profiles import Profile
 
 ADMIN = User("admin-id", "admin-token", frozenset({"view-livechat-manager", "api-bypass-rate-limit"}))
@@ -103,3 +108,156 @@ def test_predictor_seam_and_contract_errors(tmp_path: Path, db: bool) -> None:
     listed = asyncio.run(_call(app, "GET", "/api/v1/livechat/triggers", headers=AUTH))
     assert listed.status_code == 200
     assert calls == ["/api/v1/livechat/triggers/explode", "/api/v1/livechat/triggers"]
+
+
+# -- the stores' default-sort index and public subset against spec.predict ---------------------------
+
+
+def _full_order(view: StateView) -> tuple[list[Any], bool]:
+    # A plain list has no sorted_by hook: spec.predict sorts it in full.
+    ordered, tied = sort_triggers(list(view.all_triggers()), DEFAULT_SORT)
+    return list(ordered), tied
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_the_index_gives_exactly_spec_predicts_order_and_ties(tmp_path: Path, kind: str) -> None:
+    store: Store = (
+        MemoryStore([ADMIN], journal_size=10)
+        if kind == "memory"
+        else SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    )
+    chooser = random.Random(8)
+    names = ["b", "a", "ab", "é", "\U0001f600", "a\x00", "B", ""]
+    ids: list[str] = []
+    for step in range(300):
+        roll = chooser.random()
+        if roll < 0.5 or not ids:
+            trigger_id = (
+                f"id{step}" if chooser.random() < 0.9 or not ids else chooser.choice(ids)
+            )  # duplicates too
+            change: Change = InsertTrigger(
+                {"_id": trigger_id, "name": chooser.choice(names), "enabled": chooser.random() < 0.5}
+            )
+            ids.append(trigger_id)
+        elif roll < 0.8:
+            fields: Trigger = {"name": chooser.choice(names), "enabled": chooser.random() < 0.5}
+            change = UpdateTrigger(chooser.choice(ids), fields)
+        else:
+            change = DeleteTrigger(chooser.choice(ids))
+
+        def check(view: StateView, change: Change = change) -> tuple[None, Sequence[Change]]:
+            expected, expected_tied = _full_order(view)
+            found = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
+            assert found is not None
+            page, tied = found
+            assert (list(page), tied) == (expected, expected_tied)
+            assert list(page[3:8]) == expected[3:8]
+            public = [t for t in view.all_triggers() if t.get("enabled") is True]
+            assert list(view.public_triggers()) == public  # type: ignore[attr-defined]
+            return None, (change,)
+
+        store.transact(check)
+    assert len(store.triggers()) > 20
+    store.close()
+
+
+def test_a_name_of_another_kind_falls_back_to_the_full_sort(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    store.load([{"_id": "a", "name": "z"}, {"_id": "b", "name": 3.0}, {"_id": "c"}], replace=False)
+
+    def check(view: StateView) -> tuple[None, Sequence[Change]]:
+        assert view.all_triggers().sorted_by(DEFAULT_SORT) is None  # type: ignore[attr-defined]
+        ordered, _ = sort_triggers(view.all_triggers(), DEFAULT_SORT)
+        assert [t["_id"] for t in ordered] == ["c", "b", "a"]  # missing, number, string: BSON order
+        return None, ()
+
+    store.transact(check)
+    store.close()
+
+
+def test_databases_from_before_the_index_are_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE triggers"
+            " (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, doc TEXT NOT NULL)"
+        )
+        for trigger_id, name in (("x", "b"), ("y", "a"), ("z", "b")):
+            connection.execute(
+                "INSERT INTO triggers (id, doc) VALUES (?, ?)",
+                (trigger_id, json.dumps({"_id": trigger_id, "name": name, "enabled": True})),
+            )
+    store = SqliteStore(str(path), [ADMIN], journal_size=10)
+
+    def check(view: StateView) -> tuple[None, Sequence[Change]]:
+        page, tied = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
+        assert ([t["_id"] for t in page], tied, len(view.all_triggers())) == (["y", "x", "z"], True, 3)
+        return None, ()
+
+    store.transact(check)
+    store.close()
+
+
+def test_offloaded_predictions_waiting_together_are_each_checked_for_conflicts() -> None:
+    store = MemoryStore([ADMIN], journal_size=10)
+
+    async def offload(work: Any) -> Any:  # stands in for the forked child: runs later, elsewhere
+        await asyncio.sleep(0.01)
+        return work()
+
+    def own(trigger_id: str) -> Any:
+        def run(view: StateView) -> tuple[str, Sequence[Change]]:
+            view.find_trigger(trigger_id)  # reads only its own id: others' writes do not conflict
+            return trigger_id, (InsertTrigger(trigger(trigger_id, trigger_id)),)
+
+        return run
+
+    async def run() -> list[Any]:
+        calls = [store.transact_offloaded(own(f"t{i}"), offload, exclusive=False) for i in range(3)]
+        calls.append(store.transact_offloaded(insert("lister"), offload, exclusive=False))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert results[:3] == ["t0", "t1", "t2"]
+    assert isinstance(results[3], Overtaken)  # it listed the triggers, and they changed meanwhile
+    assert [t["_id"] for t in store.triggers()] == ["t0", "t1", "t2"]
+
+
+def test_sqlite_offloaded_prediction_reads_a_snapshot_and_checks_it_before_writing(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
+    store.load([trigger("a", "first"), trigger("b", "second")], replace=False)
+    meddle: list[Any] = []
+
+    async def offload(work: Any) -> Any:  # the child's answer crosses a pipe as a pickle
+        answer = pickle.loads(pickle.dumps(work()))
+        for write in meddle:
+            store.transact(write)
+        return answer
+
+    def rename(view: StateView) -> tuple[int, Sequence[Change]]:
+        found = view.find_trigger("a")  # not in the first snapshot: the child asks for it
+        assert found is not None
+        return len(view.all_triggers()), (UpdateTrigger("a", {"name": f"{found['name']}!"}),)
+
+    assert asyncio.run(store.transact_offloaded(rename, offload, exclusive=False)) == 2
+    assert [t["name"] for t in store.triggers()] == ["first!", "second"]
+    writes = iter(range(100))
+    meddle.append(lambda view: (None, (UpdateTrigger("a", {"name": f"changed {next(writes)}"}),)))
+    with pytest.raises(Overtaken):  # every answer from the child comes after another write to "a"
+        asyncio.run(store.transact_offloaded(rename, offload, exclusive=False))
+    assert [t["name"] for t in store.triggers()] == ["changed 2", "second"]  # its own change not applied
+    store.close()
+
+
+def test_which_requests_are_answered_off_the_loop() -> None:
+    store = MemoryStore([ADMIN], journal_size=10)
+    service = MockService(MockSettings(users=(ADMIN,), quiet=True), store, predict)
+    listing = Request("GET", "/api/v1/livechat/triggers", query="count=0", headers=tuple(AUTH.items()))
+    config = Request("GET", "/api/v1/livechat/config")
+    assert not service.is_heavy(listing)  # a small store: cheap anyway
+    store.load([{"_id": f"t{i}", "name": "n", "enabled": True} for i in range(2_500)], replace=False)
+    assert service.is_heavy(listing)
+    assert service.is_heavy(config)
+    assert not service.is_heavy(Request("GET", "/api/v1/livechat/triggers", query="count=50"))
+    assert not service.is_heavy(Request("GET", "/api/v1/livechat/triggers"))  # the default page of 50
+    assert service.is_heavy(Request("POST", "/api/v1/livechat/triggers", body=b" " * 40_000))

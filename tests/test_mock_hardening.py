@@ -28,7 +28,9 @@ from mock_server.settings import MockSettings
 from mock_server.stores import SqliteStore
 from spec.model import User
 from spec.permissions import ADMIN_PERMISSIONS
+from spec.profiles import PROFILES
 from spec.routes import TRIGGERS_PATH
+from spec.triggers import public_view
 from tests.contract_helpers import valid_body
 from tests.mockserver import MockServer, run_cli, running_mock, start_mock
 
@@ -397,3 +399,127 @@ def test_5_a_huge_deep_body_does_not_hold_other_clients(store: str, request: pyt
         (400, b'{"success":false,"error":"must be object [invalid-params]","errorType":"invalid-params"}')
     ]
     assert len(waits) > 3 and max(waits) < 1.0, (len(waits), max(waits))
+
+
+# -- 10. Node's header limit and timeouts --------------------------------------------------------
+
+
+def exchange(server: MockServer, data: bytes, wait: float = 10.0) -> tuple[bytes, float]:
+    """Send raw bytes, read until the server closes; what it sent and how long it took."""
+    host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    received = b""
+    with socket.create_connection((host, int(port))) as connection:
+        connection.settimeout(wait)
+        with contextlib.suppress(OSError):  # the server may close while we still write (RST)
+            connection.sendall(data)
+        with contextlib.suppress(OSError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    return received, time.monotonic() - started
+
+
+def test_10_headers_past_16_kib_are_a_431_as_on_node(memory: MockServer) -> None:
+    request = b"GET " + TRIGGERS_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    fits, _ = exchange(memory, request + b"X-Pad: " + b"a" * 15_000 + b"\r\n\r\n")
+    assert fits.startswith(b"HTTP/1.1 401 ")  # within the limit: the contract answers (no login)
+    for extra in (b"X-Pad: " + b"a" * 17_000 + b"\r\n", b"X-B: 1\r\n" * 100_000):
+        answer, _ = exchange(memory, request + extra + b"\r\n")
+        assert answer == b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"
+    assert httpx.get(memory.url("/__mock__/health")).status_code == 200
+
+
+def test_10_slow_and_silent_connections_are_closed() -> None:
+    with running_mock("--headers-timeout", "1", "--idle-timeout", "0.5", "--quiet") as server:
+        silent, took = exchange(server, b"")
+        assert silent == b"" and 0.4 < took < 5  # closed without an answer, as Node under Meteor
+        host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+        started = time.monotonic()
+        with socket.create_connection((host, int(port))) as connection:
+            connection.settimeout(10)
+            connection.sendall(b"GET /__mock__/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            answer = b""
+            with contextlib.suppress(OSError):
+                for _ in range(40):  # one byte every 0.2 s: never idle, never finished
+                    connection.sendall(b"a")
+                    time.sleep(0.2)
+                    connection.setblocking(False)
+                    with contextlib.suppress(BlockingIOError):
+                        answer += connection.recv(1000)
+                    connection.setblocking(True)
+                    if answer:
+                        break
+        assert answer == b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n", answer
+        assert time.monotonic() - started < 5
+
+
+def test_control_document_names_every_profile_and_endpoint(memory: MockServer) -> None:
+    document = json.loads((Path(__file__).parent.parent / "mock_server" / "control.openapi.json").read_text())
+    assert document["components"]["schemas"]["ProfileChoice"]["properties"]["profile"]["enum"] == list(
+        PROFILES
+    )
+    index = httpx.get(memory.url("/__mock__/")).json()
+    assert index["profiles"] == list(PROFILES)
+    for endpoint in index["endpoints"]:
+        method, path = endpoint.split(" ", 1)
+        assert method.lower() in document["paths"][path.removeprefix("/__mock__") or "/"], endpoint
+
+
+@pytest.mark.parametrize("store", ["memory", "database"])
+def test_5_reads_of_a_large_store_answered_off_the_loop_are_the_same(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """A list without a page limit and the config of many enabled triggers are predicted in the
+    forked child; their answers equal what the loop answers page by page."""
+    server: MockServer = request.getfixturevalue(store)
+    seed = [{**valid_body(name=f"n{index % 700:03d}"), "_id": f"big{index:05d}"} for index in range(2_100)]
+    loaded = httpx.post(server.url("/__mock__/triggers?replace=true"), json=seed, timeout=120)
+    assert loaded.status_code == 200, loaded.text
+    auth = server.auth("admin")
+    everything = httpx.get(server.url(TRIGGERS_PATH), params={"count": 0}, headers=auth, timeout=120).json()
+    pages: list[Any] = []
+    for offset in range(0, 2_100, 100):
+        page = httpx.get(server.url(TRIGGERS_PATH), params={"count": 100, "offset": offset}, headers=auth)
+        pages += page.json()["triggers"]
+    assert (everything["total"], everything["count"]) == (2_100, 2_100)
+    assert everything["triggers"] == pages
+    config = httpx.get(server.url("/api/v1/livechat/config"), timeout=120).json()["config"]["triggers"]
+    stored = httpx.get(server.url("/__mock__/triggers"), timeout=120).json()["triggers"]
+    assert config == [public_view(trigger) for trigger in stored]
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
+
+
+@pytest.mark.parametrize("store", ["memory", "database"])
+def test_5_a_large_seed_load_holds_requests_back_not_the_loop(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    server: MockServer = request.getfixturevalue(store)
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
+    seed = json.dumps(
+        [{**valid_body(name=f"s{index}"), "_id": f"seed{index:05d}"} for index in range(20_000)]
+    )
+    answers: list[httpx.Response] = []
+
+    def load() -> None:
+        answers.append(
+            httpx.post(
+                server.url("/__mock__/triggers?replace=true"), content=seed, headers=JSON_TYPE, timeout=300
+            )
+        )
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    waits: list[float] = []
+    totals: list[int] = []
+    while loader.is_alive():
+        started = time.perf_counter()
+        assert raw_request(server, "GET", "/__mock__/health")[0] == 200
+        waits.append(time.perf_counter() - started)
+        listed = json.loads(raw_request(server, "GET", TRIGGERS_PATH, headers=server.auth("admin"))[2])
+        totals.append(int(listed["total"]))
+        time.sleep(0.01)
+    loader.join()
+    assert answers[0].json() == {"loaded": 20_000, "total": 20_000}
+    assert set(totals) <= {0, 20_000}, sorted(set(totals))[:5]  # never a half-loaded store
+    assert max(waits) < 1.0, max(waits)
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200

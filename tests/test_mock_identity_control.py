@@ -18,6 +18,7 @@ from mock_server.app import create_app
 from mock_server.settings import MockSettings, parse_account
 from mock_server.stores import SqliteStore
 from spec.accounts import TEST_ADMIN_ID, TEST_ADMIN_PASSWORD, TEST_ADMIN_USERNAME, account
+from spec.methods import SAVE_TRIGGER_METHOD
 from spec.permissions import (
     ADMIN_ROLE,
     BYPASS_RATE_LIMIT,
@@ -26,7 +27,14 @@ from spec.permissions import (
     MANAGE_TRIGGERS,
     USER_ROLE,
 )
-from spec.routes import LOGIN_PATH, ME_PATH, PERMISSIONS_UPDATE_PATH, TRIGGERS_PATH, setting_path
+from spec.routes import (
+    LOGIN_PATH,
+    ME_PATH,
+    PERMISSIONS_UPDATE_PATH,
+    TRIGGERS_PATH,
+    method_call_path,
+    setting_path,
+)
 from spec.settings import LIVECHAT_ENABLED, LIVECHAT_SECRET_TOKEN, SITE_URL
 from tests.mockserver import REPO_ROOT, MockServer, running_mock
 
@@ -247,3 +255,27 @@ def test_a_failing_identity_write_is_the_mocks_own_error(tmp_path: Path) -> None
         assert answer.status_code == 503, answer.text
         assert answer.json()["errorType"] == "mock-storage-error"
     assert [u["_id"] for u in json.loads(listed.content)["users"]] == [TEST_ADMIN_ID]
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_large_identity_bodies_are_answered_off_the_loop_like_small_ones(store: str, tmp_path: Path) -> None:
+    """A body over the mock's off-loop threshold is predicted in a forked child on a snapshot; the
+    identity routes must see the same users, tokens and role table there."""
+    extra = ["--db", str(tmp_path / "s.sqlite")] if store == "sqlite" else []
+    with running_mock("--quiet", "--profile", "6.13", *extra, default_users=False) as server:
+        padding = "p" * 40_000
+        wrong = httpx.post(server.url(LOGIN_PATH), json={"user": TEST_ADMIN_USERNAME, "password": padding})
+        assert wrong.status_code == 401 and wrong.json()["error"] == 403
+        admin = login(server, TEST_ADMIN_USERNAME, TEST_ADMIN_PASSWORD)
+        trigger = {"name": "big", "description": padding, "enabled": True, "runOnce": False,
+                   "conditions": [], "actions": []}  # fmt: skip
+        message = {"msg": "method", "id": "7", "method": SAVE_TRIGGER_METHOD, "params": [trigger]}
+        path = method_call_path(SAVE_TRIGGER_METHOD)
+        saved = httpx.post(server.url(path), json={"message": json.dumps(message)}, headers=admin)
+        assert saved.status_code == 200, saved.text
+        assert json.loads(saved.json()["message"]) == {"msg": "result", "id": "7", "result": True}
+        listed = httpx.get(server.url(TRIGGERS_PATH), headers=admin).json()
+        assert [t["description"] for t in listed["triggers"]] == [padding]
+        control(server, "POST", "/permissions", {"_id": MANAGE_TRIGGERS, "roles": []})
+        refused = httpx.post(server.url(path), json={"message": json.dumps(message)}, headers=admin)
+        assert json.loads(refused.json()["message"])["error"]["error"] == "error-not-allowed"

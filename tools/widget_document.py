@@ -1,12 +1,13 @@
-"""Write ``spec/documents/widget.openapi.json``: the contract document of the widget-side routes.
+"""Write the widget-side routes into ``spec/documents/contract.openapi.json``.
 
-    .venv/bin/python tools/widget_document.py          # rewrite the document
-    .venv/bin/python tools/widget_document.py --check  # exit 1 if the committed one differs
+    .venv/bin/python tools/widget_document.py          # rewrite their part of the contract document
+    .venv/bin/python tools/widget_document.py --check  # exit 1 if the committed document differs
 
-The query schemas are the ones ``spec.widget`` validates with (rest-typings' ``GETLivechatConfigParams``
-and ``isGETAgentNextToken``); the examples are ``spec.predict``'s answers for a server with default
-settings and one online agent, so the document cannot say something the mock does not answer
-(``tests/test_widget_document.py`` checks both).
+The routes are marked ``x-rc-around-feature`` like the identity routes: the conformance run and the
+drift report walk the trigger operations only. The query schemas are the ones ``spec.widget``
+validates with (rest-typings' ``GETLivechatConfigParams`` and ``isGETAgentNextToken``); the examples
+are ``spec.predict``'s answers for a server with default settings and one online agent, so the
+document cannot say something the mock does not answer (``tests/test_widget_document.py``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from spec.contract import CONTRACT_PATH
 from spec.model import Request, State
 from spec.predict import Environment, predict
 from spec.profiles import get_profile
 from spec.routes import AGENT_INFO_ROUTE, AGENT_NEXT_ROUTE, CONFIG_PATH, agent_info_path, agent_next_path
 from spec.widget import AGENT_NEXT_QUERY_SCHEMA, CONFIG_QUERY_SCHEMA, default_agent
 
-TARGET = Path(__file__).resolve().parents[1] / "spec" / "documents" / "widget.openapi.json"
+TARGET = CONTRACT_PATH
 TAG = "Livechat widget"
+TAG_DESCRIPTION = (
+    "Around the feature: the unauthenticated routes the published livechat widget calls to fire "
+    "triggers. The mock has no realtime API: `/websocket` (DDP) is refused, which the widget survives."
+)
+AROUND_THE_FEATURE = "x-rc-around-feature"
 
 
 def _answer(path: str, query: str = "", state: State | None = None) -> Any:
@@ -91,21 +97,11 @@ def document() -> dict[str, Any]:
         "`error-invalid-params` (see spec/widget.py)."
     )
     return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Rocket.Chat livechat widget routes (server contract)",
-            "version": "8.8.1",
-            "description": "The unauthenticated routes the published livechat widget calls before and "
-            "when it fires a trigger, as `spec.widget` predicts them (docs/source-notes/widget-model.md). "
-            "The server has no realtime API in the mock: `/websocket` (DDP) is refused, which the widget "
-            "survives; triggers do not need it.",
-        },
-        "servers": [{"url": "http://127.0.0.1:3000"}],
-        "tags": [{"name": TAG}],
         "paths": {
             CONFIG_PATH: {
                 "get": {
                     "operationId": "livechat_config",
+                    AROUND_THE_FEATURE: True,
                     "tags": [TAG],
                     "security": [],
                     "summary": "The widget's public configuration (settings, triggers, online)",
@@ -134,6 +130,7 @@ def document() -> dict[str, Any]:
             _openapi_path(AGENT_NEXT_ROUTE): {
                 "get": {
                     "operationId": "livechat_agent_next",
+                    AROUND_THE_FEATURE: True,
                     "tags": [TAG],
                     "security": [],
                     "summary": "The agent a `sender: queue` trigger speaks as",
@@ -158,6 +155,7 @@ def document() -> dict[str, Any]:
             _openapi_path(AGENT_INFO_ROUTE): {
                 "get": {
                     "operationId": "livechat_agent_info",
+                    AROUND_THE_FEATURE: True,
                     "tags": [TAG],
                     "security": [],
                     "summary": "The agent serving a visitor's room",
@@ -203,8 +201,25 @@ def document() -> dict[str, Any]:
     }
 
 
+def merged(contract: dict[str, Any]) -> dict[str, Any]:
+    """``contract`` with the widget part written in (in place of an older one: the same keys keep
+    their position, so rewriting is idempotent)."""
+    part = document()
+    contract["paths"].update(part["paths"])
+    tag = {"name": TAG, "description": TAG_DESCRIPTION}
+    names = [existing["name"] for existing in contract["tags"]]
+    if TAG in names:
+        contract["tags"][names.index(TAG)] = tag
+    else:
+        contract["tags"].append(tag)
+    for section, entries in part["components"].items():
+        contract["components"].setdefault(section, {}).update(entries)
+    return contract
+
+
 def render() -> str:
-    return json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+    contract = json.loads(TARGET.read_text(encoding="utf-8"))
+    return json.dumps(merged(contract), indent=2, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,6 +83,15 @@ class Document:
         return flat, location
 
 
+AROUND_THE_FEATURE = "x-rc-around-feature"
+"""Marks a contract operation a client needs around the feature (log-in, ``me``, permissions,
+settings, ``method.call``); the published page is about the trigger routes only."""
+
+
+def around_the_feature(operation: Json) -> bool:
+    return isinstance(operation, Mapping) and operation.get(AROUND_THE_FEATURE) is True
+
+
 def operations(document: Mapping[str, Json]) -> dict[tuple[str, str], tuple[str, str, Json, Json]]:
     """Operations keyed by method and path template with parameter names blanked out."""
     found: dict[tuple[str, str], tuple[str, str, Json, Json]] = {}

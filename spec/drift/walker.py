@@ -108,6 +108,8 @@ class _Finder:
         con_ops = documents.operations(self.con.document)
         for key, (path, method, con_item, con_op) in con_ops.items():
             name = f"{method.upper()} {path}"
+            if key not in pub_ops and documents.around_the_feature(con_op):
+                continue  # log-in, permissions, settings...: not the page's subject, never on it
             if key not in pub_ops:
                 self.add(
                     name,
