@@ -47,8 +47,15 @@ from spec.outbound import ExternalCall
 from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.permissions import MANAGE_TRIGGERS, holds
 from spec.profiles import Profile, RateLimit, Step
-from spec.routes import EXTERNAL_SERVICE_OPERATIONS, IDENTITY_OPERATIONS, Route, match_route, routed_methods
-from spec.triggers import new_trigger, public_view, saved_fields
+from spec.routes import (
+    EXTERNAL_SERVICE_OPERATIONS,
+    IDENTITY_OPERATIONS,
+    WIDGET_OPERATIONS,
+    Route,
+    match_route,
+    routed_methods,
+)
+from spec.triggers import new_trigger, saved_fields
 
 FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
 DEFAULT_COUNT = 50
@@ -72,8 +79,9 @@ class Outcome:
     answer: Answer
     changes: tuple[Change, ...] = ()
     operation: str = ""
-    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, ``public_config``,
-    one of ``spec.routes.IDENTITY_OPERATIONS`` or ``EXTERNAL_SERVICE_OPERATIONS``, or ``unknown_route``."""
+    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, one of
+    ``spec.routes.WIDGET_OPERATIONS`` (``public_config``, ``agent_next``, ``agent_info``), of
+    ``spec.routes.IDENTITY_OPERATIONS`` or ``EXTERNAL_SERVICE_OPERATIONS``, or ``unknown_route``."""
     external: ExternalCall | None = None
     """The outbound call the server makes before it answers (the external-service routes). Then
     ``answer`` is the answer when the webhook cannot be reached; an adapter that performs the call
@@ -246,8 +254,10 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     route = match_route(method, path)
     if route is None:
         return Outcome(unknown_route(request, path, profile), operation="unknown_route")
-    if route.operation == "public_config":
-        return Outcome(public_config(state), operation=route.operation)
+    if route.operation in WIDGET_OPERATIONS:
+        from spec.widget import predict_widget  # spec.widget builds on this module
+
+        return predict_widget(_Checks(request, state, profile, env, route, body=parsed.value), state)
     if route.operation in IDENTITY_OPERATIONS or route.operation in EXTERNAL_SERVICE_OPERATIONS:
         if not is_identity_view(state):
             # A view without users, tokens, roles and settings: these routes do not exist for it.
@@ -344,15 +354,11 @@ def is_public(trigger: Trigger) -> bool:
     return trigger.get("enabled") is True
 
 
-def _public_triggers(state: StateView) -> Sequence[Trigger]:
+def public_triggers(state: StateView) -> Sequence[Trigger]:
+    """The enabled triggers in natural order (``spec.widget`` builds the public config from them)."""
     # Optional StateView hook: a store that keeps this subset, in natural order, offers it directly.
     kept = getattr(state, "public_triggers", None)
     return kept() if kept is not None else [t for t in state.all_triggers() if is_public(t)]
-
-
-def public_config(state: StateView) -> Answer:
-    triggers: list[JsonValue] = [public_view(t) for t in _public_triggers(state)]
-    return success({"config": {"triggers": triggers}}, inferred=("public-config-shape",))
 
 
 # -- listing ------------------------------------------------------------------------------------

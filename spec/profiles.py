@@ -88,6 +88,10 @@ class Profile:
     """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
     ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
     requires the permission (403)."""
+    config_route: Literal["action", "typed"] = "typed"
+    """How ``GET livechat/config`` validates its query: ``action`` (6.13: ``addRoute`` with
+    ``validateParams``, 400 ``… [invalid-params]``) or ``typed`` (``API.v1.get`` with a ``query``
+    validator: the router's 400 ``error-invalid-params``, before the rate limiter)."""
     unknown_routes: UnknownRoutes = "hono"
     restivus_405: bool = False
     """6.13: a known path with a method it does not define is Restivus' 405 JSON answer with an
@@ -139,6 +143,11 @@ _ALWAYS_INFERRED = frozenset(
         # WHATWG URL parser approximated, the headers node-fetch adds (docs/source-notes/external-service.md).
         "outbound-call",
         "external-service-license",  # which release first has the routes' license option
+        # The widget-side routes (spec.widget, docs/source-notes/widget-model.md):
+        "root-url",  # resources.sound is built from Site_Url, taken to equal the server's ROOT_URL
+        "config-cache",  # the server memoises the settings part for 1 s; the mock answers fresh values
+        "online-department",  # the department query parameter does not narrow `online`
+        "next-agent-selection",  # which online agent agent.next picks (no livechatCount rotation)
     }
 )
 
@@ -164,7 +173,7 @@ _7_5 = replace(
     # eras also add both headers to every answer of a matched route).
     middleware_steps=frozenset(),
     # permissions.* became typed routes around 7.10, inside this range; settings' guard era unread.
-    inferred=_8_3.inferred | {"permissions-update", "settings-guard"},
+    inferred=_8_3.inferred | {"permissions-update", "settings-guard", "config-route"},
 )
 _7_4 = replace(
     _7_5,
@@ -173,6 +182,7 @@ _7_4 = replace(
     body_parser="strict",
     body_limit_bytes=50 * 1024 * 1024,
     permissions_update="action",
+    config_route="action",
     unknown_routes="webapp",
     inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser", "webapp-page"},
 )
@@ -190,7 +200,7 @@ _6_13 = replace(
     # 6.13.0's routes have no license option (the later EE file adds it; the first release is unread).
     external_service=ExternalServiceEra(license_required=False, node="node14"),
     restivus_405=True,
-    inferred=_7_4.inferred - {"settings-guard"},
+    inferred=_7_4.inferred - {"settings-guard", "config-route"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"

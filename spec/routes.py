@@ -17,6 +17,12 @@ EXTERNAL_SERVICE_TEST_PATH = TRIGGERS_PATH + "/external-service/test"
 EXTERNAL_SERVICE_SEGMENT = "external-service/call"
 EXTERNAL_SERVICE_CALL_ROUTE = TRIGGER_PATH + "/" + EXTERNAL_SERVICE_SEGMENT
 """Calls the webhook of one stored trigger (the widget does, without logging in)."""
+AGENT_NEXT_PATH = API_V1 + "/livechat/agent.next"
+AGENT_NEXT_ROUTE = AGENT_NEXT_PATH + "/:token"
+AGENT_INFO_PATH = API_V1 + "/livechat/agent.info"
+AGENT_INFO_ROUTE = AGENT_INFO_PATH + "/:rid/:token"
+WEBSOCKET_PATH = "/websocket"
+"""DDP (Meteor's realtime API); the mock has none and refuses the upgrade (``spec.widget``)."""
 
 LOGIN_PATH = API_V1 + "/login"
 LOGOUT_PATH = API_V1 + "/logout"
@@ -47,6 +53,8 @@ TEST_EXTERNAL_SERVICE = "test_external_service"
 CALL_EXTERNAL_SERVICE = "call_external_service"
 EXTERNAL_SERVICE_OPERATIONS = frozenset({TEST_EXTERNAL_SERVICE, CALL_EXTERNAL_SERVICE})
 """Answered by ``spec.external_service`` (they read ``Livechat_secret_token``: an ``IdentityView`` only)."""
+WIDGET_OPERATIONS = frozenset({"public_config", "agent_next", "agent_info"})
+"""The livechat widget's unauthenticated routes, answered by ``spec.widget`` for any state."""
 
 
 def trigger_path(trigger_id: str) -> str:
@@ -60,6 +68,14 @@ def external_service_call_path(trigger_id: str) -> str:
 
 def setting_path(setting_id: str) -> str:
     return f"{SETTINGS_PATH}/{quote(setting_id, safe='')}"
+
+
+def agent_next_path(token: str) -> str:
+    return f"{AGENT_NEXT_PATH}/{quote(token, safe='')}"
+
+
+def agent_info_path(rid: str, token: str) -> str:
+    return f"{AGENT_INFO_PATH}/{quote(rid, safe='')}/{quote(token, safe='')}"
 
 
 def method_call_path(method: str) -> str:
@@ -78,7 +94,10 @@ class Route:
     """Route name as the rate limiter keys it (path pattern, not the concrete id)."""
     trigger_id: str | None = None
     param: str | None = None
-    """The decoded ``:_id`` of ``settings/:_id`` or ``:method`` of ``method.call/:method``."""
+    """The decoded ``:_id`` of ``settings/:_id``, ``:method`` of ``method.call/:method`` or ``:token``
+    of ``agent.next/:token`` and ``agent.info/:rid/:token``."""
+    param2: str | None = None
+    """The decoded ``:rid`` of ``agent.info/:rid/:token``."""
 
 
 def _one_segment(path: str, prefix: str) -> str | None:
@@ -110,6 +129,20 @@ def _match_identity_route(method: str, path: str) -> Route | None:
         if name is None or method != "POST":
             return None
         return Route("method_call", METHOD_CALL_ROUTE, param=name)
+    return None
+
+
+def _match_widget_route(method: str, path: str) -> Route | None:
+    if method != "GET":
+        return None
+    if path.startswith(AGENT_NEXT_PATH + "/"):
+        token = _one_segment(path, AGENT_NEXT_PATH)
+        return None if token is None else Route("agent_next", AGENT_NEXT_ROUTE, param=token)
+    if path.startswith(AGENT_INFO_PATH + "/"):
+        parts = path[len(AGENT_INFO_PATH) + 1 :].split("/")
+        if len(parts) != 2 or not all(parts):
+            return None
+        return Route("agent_info", AGENT_INFO_ROUTE, param=unquote(parts[1]), param2=unquote(parts[0]))
     return None
 
 
@@ -149,5 +182,5 @@ def match_route(method: str, path: str) -> Route | None:
     if path == CONFIG_PATH and method == "GET":
         return Route("public_config", CONFIG_PATH)
     if path.startswith(LIVECHAT_PREFIX):
-        return None
+        return _match_widget_route(method, path)
     return _match_identity_route(method, path)
