@@ -45,6 +45,8 @@ from spec.jsvalues import stringify
 from spec.model import Request, State, User, apply_changes
 from spec.predict import Environment, predict
 from spec.profiles import get_profile
+from spec.settings import SITE_URL
+from spec.widget import default_agent
 from tests.mockserver import DEFAULT_USERS, MockServer, running_mock
 from tests.oracle.client import Oracle
 from tests.oracle.client import Request as OracleRequest
@@ -179,7 +181,9 @@ def send(client: httpx.Client, base: str, request: Request) -> httpx.Response:
 def run_stream(server: MockServer, profile_name: str, data: st.DataObject, tally: Tally) -> None:
     profile = get_profile(profile_name)
     assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
-    state = State(users=USERS)
+    # The mock's start-up state: its default livechat agent and Site_Url set to its own base URL (both
+    # read by the public config).
+    state = State(users=(*USERS, default_agent()), settings={**State().settings, SITE_URL: server.base_url})
     n = 0
     steps = data.draw(st.integers(18, 30), label="steps")
     with httpx.Client(timeout=30.0) as client:
