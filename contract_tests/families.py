@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from contract_tests import coverage
 from contract_tests.client import ConnectionFailed, reproducer
+from contract_tests.identity_families import run_identity_families
 from contract_tests.report import Deviation
 from contract_tests.runner import Exchange, Runner
 from contract_tests.schemathesis_bridge import (
@@ -563,6 +564,8 @@ def run_all(runner: Runner) -> None:
     runner.guarded("state flow", lambda: state_flow(runner))()
     runner.guarded("stateful families", lambda: stateful_families(runner))()
     runner.guarded("paging and count clamp", lambda: paging(runner))()
+    # Log-in flow, external-service routes, and (only when allowed) permission and setting changes.
+    run_identity_families(runner)
     if runner.options.schemathesis:
         runner.guarded("schemathesis", lambda: schemathesis_families(runner))()
     check_nothing_stored(runner, "the final listing")

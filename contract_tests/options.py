@@ -107,6 +107,28 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--insecure", "do not verify the TLS certificate (a staging server's own CA)", flag=True),
     Option(
+        "--login-user",
+        "username (or e-mail) of an account to log in and out with, for the log-in flow checks",
+        env="RC_LOGIN_USER",
+    ),
+    Option("--login-password", "that account's password (given for the purpose)", env="RC_LOGIN_PASSWORD"),
+    Option(
+        "--webhook-host",
+        "address the run's webhook receiver listens on (the external-service checks)",
+        default="127.0.0.1",
+    ),
+    Option(
+        "--webhook-url",
+        "base URL at which the target reaches that receiver (default: http://WEBHOOK-HOST:PORT; checked "
+        "only when the target is on this machine or this is given)",
+    ),
+    Option(
+        "--allow-shared-changes",
+        "take a permission away (permissions.update) and change Livechat_secret_token for a moment, "
+        "each restored at once; this changes a shared server for everyone while it runs",
+        flag=True,
+    ),
+    Option(
         "--keep",
         "leave the triggers this run creates in place (to run a printed state reproducer); the run "
         "prints the --cleanup command that removes them",
@@ -155,6 +177,8 @@ def options_from_values(values: Mapping[str, Any]) -> Options:
         raise UsageError("--timeout and --max-time must be positive")
     if values["profile"] not in ("auto", *PROFILES):
         raise UsageError(f"--profile {values['profile']!r}: one of auto, {', '.join(PROFILES)}")
+    if bool(values.get("login_user")) != bool(values.get("login_password")):
+        raise UsageError("--login-user and --login-password go together")
     seed = values.get("seed")
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big")
@@ -177,4 +201,9 @@ def options_from_values(values: Mapping[str, Any]) -> Options:
         rate_limit_budget_seconds=values["rate_limit_budget"],
         max_time_seconds=values.get("max_time"),
         keep=bool(values.get("keep")),
+        login_user=values.get("login_user") or None,
+        login_password=values.get("login_password") or None,
+        webhook_host=values.get("webhook_host") or "127.0.0.1",
+        webhook_url=values.get("webhook_url") or None,
+        allow_shared_changes=bool(values.get("allow_shared_changes")),
     )

@@ -96,6 +96,13 @@ class Options:
     """Bounds the whole run, cleanup included (the checks stop early enough to leave time for it)."""
     keep: bool = False
     """Leave every trigger the run created in place (to run a printed reproducer against that state)."""
+    login_user: str | None = None
+    login_password: str | None = None
+    """An account given for the log-in flow checks (``contract_tests.identity_families``)."""
+    webhook_host: str = "127.0.0.1"
+    webhook_url: str | None = None
+    allow_shared_changes: bool = False
+    """Permission revocation and setting changes, each restored at once (never by default)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,8 @@ class Runner:
         """Why the run ended early: ``usage``, ``connection``, ``time``, ``interrupted`` or ``deviation``
         (empty: it did not)."""
         self.secrets = {options.auth_token: "RC_AUTH_TOKEN", options.user_id: "RC_USER_ID"}
+        if options.login_password:
+            self.secrets[options.login_password] = "RC_LOGIN_PASSWORD"
         if self.limited is not None:
             self.secrets |= {
                 self.limited.token: "RC_LIMITED_AUTH_TOKEN",

@@ -305,6 +305,7 @@ class PredictorMiddleware:
                 outcome = await self.service.answer_offloaded(request)
             else:
                 outcome = self.service.answer(request)
+            outcome = await self.service.complete(outcome)  # the webhook call, if any: no lock held
         except StorageFault as fault:
             return _from_reply(fault.reply, "mock-storage-error", journal=True)
         except OffloadFailed as failure:

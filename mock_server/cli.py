@@ -32,6 +32,7 @@ from mock_server.settings import (
     SettingsError,
     check_cors_origin,
     parse_account,
+    parse_agent,
     parse_user,
 )
 from mock_server.stores import SqliteStore, start_state
@@ -50,6 +51,7 @@ from spec.permissions import (
 from spec.profiles import PROFILES, UnknownProfileError, get_profile
 from spec.routes import LOGIN_PATH
 from spec.triggers import SeedError
+from spec.widget import DEFAULT_AGENT_USERNAME, default_agent, is_livechat_agent, is_online_agent
 
 EXIT_BAD_USAGE = 2
 
@@ -95,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
         "it also gets a random start-up token (printed)",
     )
     parser.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="USERNAME[:PRESENCE[:LIVECHAT_STATUS]]",
+        help="a livechat agent (repeatable): a user with the livechat-agent role, presence online|away|"
+        "busy|offline, livechat status available|not-available (default online:available); it makes the "
+        "public config's online true and answers agent.next. Without any --agent, one online agent "
+        f"({DEFAULT_AGENT_USERNAME}) is created; more at run time with {CONTROL_PREFIX}/agents",
+    )
+    parser.add_argument(
+        "--no-agent", action="store_true", help="start without the default agent (no agent online)"
+    )
+    parser.add_argument(
         "--seed-file", metavar="FILE", help="JSON array of triggers loaded at start into an empty store"
     )
     parser.add_argument(
@@ -116,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-rate-limit",
         action="store_true",
         help="turn the rate limiter off (the server's development mode)",
+    )
+    parser.add_argument(
+        "--no-outbound",
+        action="store_true",
+        help="make no webhook calls: the external-service routes answer as if every webhook were "
+        "unreachable (by default the mock calls the webhook URL a request names, and only that URL)",
     )
     parser.add_argument(
         "--clock",
@@ -206,6 +227,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         raise SettingsError(f"--profile: {error}") from None
     _check_numbers(arguments)
     users, passwords = _accounts(arguments)
+    users += _agents(arguments, users)
     seed = _seed(arguments)
     db_path, temporary = arguments.db, False
     if db_path is None and arguments.workers > 1:
@@ -224,6 +246,7 @@ def settings_from_arguments(arguments: argparse.Namespace) -> MockSettings:
         cors_origins=tuple(check_cors_origin(o) for o in arguments.cors_origin) or DEFAULT_CORS_ORIGINS,
         quiet=arguments.quiet,
         rate_limit=not arguments.no_rate_limit,
+        outbound=not arguments.no_outbound,
         clock=Clock.parse(arguments.clock),
         ids=IdSource.parse(arguments.ids),
         max_body_bytes=arguments.max_body_bytes,
@@ -258,6 +281,19 @@ def _accounts(arguments: argparse.Namespace) -> tuple[tuple[User, ...], tuple[tu
     password = TEST_ADMIN_PASSWORD if is_loopback(arguments.host) else secrets.token_urlsafe(12)
     admin = test_mode_admin(secrets.token_urlsafe(32), password=password)
     return (admin,), ((admin.user_id, password),)
+
+
+def _agents(arguments: argparse.Namespace, users: tuple[User, ...]) -> tuple[User, ...]:
+    agents = tuple(parse_agent(text) for text in arguments.agent)
+    if arguments.no_agent and agents:
+        raise SettingsError("--no-agent and --agent exclude each other")
+    if not agents and not arguments.no_agent:
+        agents = (default_agent(),)
+    taken = {user.username for user in users} | {user.user_id for user in users}
+    names = [agent.username for agent in agents]
+    if len(set(names)) != len(names) or any(a.username in taken or a.user_id in taken for a in agents):
+        raise SettingsError("--agent: the same username is given twice (or is taken by --account)")
+    return agents
 
 
 def check_database_path(path: str) -> None:
@@ -333,7 +369,9 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"switch with PUT {CONTROL_PREFIX}/profile)",
     ]
     passwords = dict(settings.banner_passwords)
-    for index, user in enumerate(settings.users):
+    agents = [user for user in settings.users if is_livechat_agent(user) and not user.token]
+    people = [user for user in settings.users if user not in agents]
+    for index, user in enumerate(people):
         # The trigger routes' permissions it holds (through its roles, in the start-up role table).
         held = user.permissions | (role_permissions(DEFAULT_ROLE_TABLE, user.roles) & ADMIN_PERMISSIONS)
         permissions = ",".join(sorted(held)) or "(none)"
@@ -345,6 +383,16 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         if user.username is not None and user.user_id in passwords:
             line += f"  log in: {user.username} / {passwords[user.user_id]}"
         lines.append(line)
+    for index, agent in enumerate(agents):
+        label = "agents:" if index == 0 else ""
+        lines.append(
+            f"  {label:<12} {agent.username} (_id {agent.user_id})  presence: {agent.status}  "
+            f"livechat: {agent.status_livechat}{'  (online)' if is_online_agent(agent) else ''}"
+        )
+    if not agents:
+        lines.append(
+            f"  agents:      none (the widget sees no agent online; add with {CONTROL_PREFIX}/agents)"
+        )
     lines += [
         f"  state:       {_store_description(settings)}",
         f"  seed:        {seed_note or 'none'}",
@@ -356,6 +404,8 @@ def banner(settings: MockSettings, port: int, seed_note: str) -> str:
         f"  workers:     {settings.workers}   rate limit: {'on' if settings.rate_limit else 'off'}",
         f"  clock:       {settings.clock.describe()}   new ids: {settings.ids.describe()}",
         f"  HTTP limits: {_describe_limits(settings)}",
+        "  webhooks:    "
+        + ("called (only the URL a request names)" if settings.outbound else "not called (--no-outbound)"),
     ]
     if settings.predictor is not None:
         lines.append(

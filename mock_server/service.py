@@ -19,17 +19,20 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from mock_server import identity_control as control
+from mock_server.agents import AgentError, agent_from_json, agent_to_json, agents_of, all_users, replaced_set
 from mock_server.offload import ChildError, Offloader, OffloadFailed
+from mock_server.outbound import OutboundFailure, perform
 from mock_server.settings import MockSettings
 from mock_server.stores import LOAD_STEP, JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
-from spec.model import Change, IdentityView, JsonValue, Request, StateView, Trigger
+from spec.model import Answer, Change, IdentityView, JsonValue, Request, StateView, Trigger, User
+from spec.outbound import render
 from spec.parsing import parse_query
 from spec.predict import Environment, Outcome, Predictor, pagination
 from spec.profiles import PROFILES, Profile, UnknownProfileError, get_profile
@@ -193,6 +196,22 @@ class MockService:
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
 
+    async def complete(self, outcome: Outcome) -> Outcome:
+        """The outcome once its webhook call (if it plans one) has ended: performed here, after the
+        store transaction, so the wait holds no lock; with ``--no-outbound`` the webhook is taken as
+        unreachable without any network access."""
+        call = outcome.external
+        if call is None:
+            return outcome
+        if not self.settings.outbound or call.request is None:
+            return replace(outcome, answer=render(call, call.unreachable()))
+        result = await perform(call.request)
+        if isinstance(result, OutboundFailure):
+            logger.error("mock server: webhook call not completed: %s", result.message)
+            reply = Reply.json(502, mock_error(f"mock server: {result.message}", result.error_type))
+            return replace(outcome, answer=Answer(reply.status, reply.body, reply.headers))
+        return replace(outcome, answer=render(call, result))
+
     @contextlib.asynccontextmanager
     async def exclusively(self) -> AsyncIterator[None]:
         async with self._exclusive:
@@ -227,6 +246,7 @@ class MockService:
             "/triggers": {"GET": self._get_triggers, "POST": self._load_triggers},
             "/journal": {"GET": self._journal},
             "/profile": {"GET": self._get_profile, "PUT": self._set_profile, "POST": self._set_profile},
+            "/agents": {"GET": self._get_agents, "POST": self._put_agent, "PUT": self._replace_agents},
             "/users": {"GET": self._get_users, "POST": self._put_user},
             "/permissions": {"GET": self._get_permissions, "POST": self._set_permissions},
             "/settings": {"GET": self._get_settings, "POST": self._set_settings},
@@ -263,6 +283,9 @@ class MockService:
             f"GET {CONTROL_PREFIX}/profile",
             f"PUT {CONTROL_PREFIX}/profile",
             f"POST {CONTROL_PREFIX}/profile",
+            f"GET {CONTROL_PREFIX}/agents",
+            f"POST {CONTROL_PREFIX}/agents",
+            f"PUT {CONTROL_PREFIX}/agents",
             f"GET {CONTROL_PREFIX}/users",
             f"POST {CONTROL_PREFIX}/users",
             f"GET {CONTROL_PREFIX}/permissions",
@@ -357,6 +380,41 @@ class MockService:
             return Reply.json(400, {"error": str(error), "profiles": list(PROFILES)})
         self.store.set_profile_name(name)
         return Reply.json(200, {"profile": name})
+
+    # -- livechat agents (users the widget's routes read; mock_server.agents) -------------------------
+
+    def _users(self) -> list[User]:
+        users: list[User] = self.store.transact(lambda view: (all_users(view), ()))
+        return users
+
+    def _agents_reply(self, status: int = 200) -> Reply:
+        return Reply.json(status, {"agents": [agent_to_json(user) for user in agents_of(self._users())]})
+
+    def _get_agents(self, request: Request) -> Reply:
+        return self._agents_reply()
+
+    def _agent_body(self, request: Request) -> Any:
+        try:
+            return parse_json(request.body.decode("utf-8")) if request.body else None
+        except (JsonSyntaxError, UnicodeDecodeError):
+            return None
+
+    def _put_agent(self, request: Request) -> Reply:
+        try:
+            agent = agent_from_json(self._agent_body(request), self._users())
+        except AgentError as error:
+            return Reply.json(400, {"error": str(error)})
+        self.store.put_user(agent)
+        return Reply.json(200, {"agent": agent_to_json(agent)})
+
+    def _replace_agents(self, request: Request) -> Reply:
+        try:
+            users = replaced_set(self._agent_body(request), self._users())
+        except AgentError as error:
+            return Reply.json(400, {"error": str(error)})
+        for user in users:
+            self.store.put_user(user)
+        return self._agents_reply()
 
     # -- users, permissions and settings at run time (mock_server.identity_control) ----------------
 

@@ -17,6 +17,7 @@ from spec.accounts import account
 from spec.http_limits import HttpLimits, http_limits
 from spec.model import User
 from spec.permissions import USER_ROLE
+from spec.widget import AVAILABLE, LIVECHAT_STATUSES, PRESENCES, livechat_agent
 
 SETTINGS_ENVIRONMENT_VARIABLE = "RC_TRIGGERS_MOCK_SETTINGS"
 
@@ -106,6 +107,9 @@ def user_to_json(user: User) -> dict[str, Any]:
         "roles": list(user.roles),
         "emails": list(user.emails),
         "name": user.name,
+        "status": user.status,
+        "status_livechat": user.status_livechat,
+        "active": user.active,
     }
 
 
@@ -120,7 +124,24 @@ def user_from_json(data: dict[str, Any]) -> User:
         roles=tuple(data.get("roles", ())),
         emails=tuple(data.get("emails", ())),
         name=data.get("name"),
+        status=data.get("status", "offline"),
+        status_livechat=data.get("status_livechat"),
+        active=data.get("active", True),
     )
+
+
+def parse_agent(text: str) -> User:
+    """``USERNAME[:PRESENCE[:LIVECHAT_STATUS]]`` as given to ``--agent`` (default ``online``,
+    ``available``)."""
+    parts = text.split(":")
+    presence = parts[1] if len(parts) > 1 and parts[1] else "online"
+    livechat = parts[2] if len(parts) > 2 and parts[2] else AVAILABLE
+    if not parts[0] or len(parts) > 3 or presence not in PRESENCES or livechat not in LIVECHAT_STATUSES:
+        raise SettingsError(
+            f"--agent {text!r}: expected USERNAME[:PRESENCE[:LIVECHAT_STATUS]], PRESENCE one of "
+            f"{', '.join(PRESENCES)}, LIVECHAT_STATUS one of {', '.join(LIVECHAT_STATUSES)}"
+        )
+    return livechat_agent(parts[0], status=presence, status_livechat=livechat)
 
 
 def parse_user(text: str) -> User:
@@ -177,6 +198,9 @@ class MockSettings:
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     quiet: bool = False
     rate_limit: bool = True
+    outbound: bool = True
+    """``False`` (``--no-outbound``): the external-service routes answer as if every webhook were
+    unreachable, and the mock makes no network call at all."""
     clock: Clock = field(default_factory=Clock)
     ids: IdSource = field(default_factory=IdSource)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES

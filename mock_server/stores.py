@@ -406,7 +406,7 @@ class MemoryStore:
         return _Lazy(len(order), read), self._ties > 0
 
     def public_triggers(self) -> Sequence[Trigger]:
-        """The hook ``spec.predict.public_config`` looks for."""
+        """The hook ``spec.predict.public_triggers`` looks for."""
         rows = self._rows
         return [_load(rows[row]) for row in list(self._public)]
 

@@ -23,6 +23,8 @@ CONTRACT_PATH = DOCUMENTS / "contract.openapi.json"
 PUBLISHED_PATH = DOCUMENTS / "published.openapi.json"
 POST_BODY_SCHEMA = "#/components/schemas/TriggerSaveRequest"
 LIST_QUERY_SCHEMA = "#/components/schemas/TriggerListQuery"
+WEBHOOK_TEST_SCHEMA = "#/components/schemas/TriggerWebhookTestRequest"
+WEBHOOK_CALL_SCHEMA = "#/components/schemas/TriggerWebhookCallRequest"
 
 
 @cache
@@ -66,6 +68,26 @@ def post_body_validator() -> CompiledSchema:
 def list_query_validator() -> CompiledSchema:
     """``isGETLivechatTriggersParams``: ajv with ``coerceTypes: "array"``."""
     return _compile(LIST_QUERY_SCHEMA, "array")
+
+
+@cache
+def webhook_test_validator() -> CompiledSchema:
+    """``isLivechatTriggerWebhookTestParams``: the shared ``ajv`` instance (``coerceTypes: true``)."""
+    return _compile(WEBHOOK_TEST_SCHEMA, True)
+
+
+@cache
+def webhook_call_validator() -> CompiledSchema:
+    """``isLivechatTriggerWebhookCallParams``: the shared ``ajv`` instance (``coerceTypes: true``)."""
+    return _compile(WEBHOOK_CALL_SCHEMA, True)
+
+
+def validate_webhook_test_body(value: Any) -> Validation:
+    return webhook_test_validator().validate(to_js_value(value), in_place=True)
+
+
+def validate_webhook_call_body(value: Any) -> Validation:
+    return webhook_call_validator().validate(to_js_value(value), in_place=True)
 
 
 def validate_post_body(value: Any) -> Validation:

@@ -7,6 +7,9 @@ from spec.model import Headers
 USER_ID_HEADER = "X-User-Id"
 AUTH_TOKEN_HEADER = "X-Auth-Token"
 """The two credential headers of every authenticated route."""
+LIVECHAT_TOKEN_HEADER = "X-RocketChat-Livechat-Token"
+"""Sent to a trigger's webhook with the ``Livechat_secret_token`` setting, so the webhook can tell
+the call comes from this server."""
 
 CONTENT_TYPE = "content-type"
 JSON_CONTENT_TYPE = "application/json"

@@ -363,8 +363,8 @@ def user_document(user: User, *, with_services: bool) -> dict[str, JsonValue]:
         doc["username"] = user.username
     if user.emails:
         doc["emails"] = [{"address": address, "verified": True} for address in user.emails]
-    doc["status"] = "offline"
-    doc["active"] = True
+    doc["status"] = user.status
+    doc["active"] = user.active
     doc["roles"] = list(user.roles)
     if user.name is not None:
         doc["name"] = user.name

@@ -508,3 +508,43 @@ def _reorder_all(root: Any) -> Any:
         elif isinstance(node, list):
             pending.extend(child for child in node if isinstance(child, (dict, list)))
     return root
+
+
+def json_parse_message(text: str, node: str) -> str:
+    """What ``JSON.parse`` says about ``text`` under Node 14 (``node14``) or Node 22 (``node22``).
+    Inferred: only the first offending character is placed, and V8's newer specific messages
+    (``Expected property name...``) are not reproduced."""
+    position = _error_position(text) if len(text) <= _SMALL_TEXT else _decoder_position(text)
+    if position >= len(text):
+        return "Unexpected end of JSON input"
+    char = text[position]
+    if node == "node14":
+        return f"Unexpected token {char} in JSON at position {position}"
+    if len(text) <= 10:
+        return f"Unexpected token '{char}', \"{text}\" is not valid JSON"
+    return f"Unexpected token '{char}', \"{text[:10]}\"... is not valid JSON"
+
+
+_SMALL_TEXT = 2048
+"""Longer texts (a webhook's HTML error page) are placed by Python's decoder: linear, not quadratic."""
+
+
+def _decoder_position(text: str) -> int:
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        return error.pos
+    except ValueError:
+        return 0
+    return len(text)
+
+
+def _error_position(text: str) -> int:
+    # The longest prefix that still parses as the start of JSON: try growing prefixes (texts are small).
+    for end in range(len(text), -1, -1):
+        try:
+            parse_json(text[:end])
+        except JsonSyntaxError:
+            continue
+        return end
+    return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from spec.ajv import compile_schema
 from spec.identity import Handled
-from spec.jsvalues import JsonSyntaxError, parse_json, stringify
+from spec.jsvalues import JsonSyntaxError, json_parse_message, parse_json, stringify
 from spec.model import Answer, IdentityView, InsertTrigger, JsonValue, StateView, Trigger, UpdateTrigger, User
 from spec.permissions import MANAGE_TRIGGERS, holds
 from spec.predict import _Checks, failure, success, validation_failure
@@ -62,26 +62,7 @@ def validate_method_call(checks: _Checks) -> Answer | None:
 
 def json_parse_error(text: str, profile: Profile) -> str:
     """What ``JSON.parse`` says about ``text`` (inferred: only the first offending character)."""
-    position = _error_position(text)
-    if position >= len(text):
-        return "Unexpected end of JSON input"
-    char = text[position]
-    if profile.json_errors == "node14":
-        return f"Unexpected token {char} in JSON at position {position}"
-    if len(text) <= 10:
-        return f"Unexpected token '{char}', \"{text}\" is not valid JSON"
-    return f"Unexpected token '{char}', \"{text[:10]}\"... is not valid JSON"
-
-
-def _error_position(text: str) -> int:
-    # The longest prefix that still parses as the start of JSON: try growing prefixes (texts are small).
-    for end in range(len(text), -1, -1):
-        try:
-            parse_json(text[:end])
-        except JsonSyntaxError:
-            continue
-        return end
-    return 0
+    return json_parse_message(text, profile.json_errors)
 
 
 @dataclass(frozen=True)

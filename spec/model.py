@@ -101,6 +101,12 @@ class User:
     emails: tuple[str, ...] = ()
     """Verified addresses; the first is the ``email`` of ``/me``."""
     name: str | None = None
+    status: str = "offline"
+    """Presence (``online``, ``away``, ``busy``, ``offline``): a livechat agent counts as online only
+    when it is not ``offline``."""
+    status_livechat: str | None = None
+    """``statusLivechat``: ``available`` or ``not-available`` for a livechat agent, ``None`` for others."""
+    active: bool = True
 
     def can(self, permission: str) -> bool:
         """Whether the user holds ``permission`` directly (roles: ``spec.permissions.holds``)."""

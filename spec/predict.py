@@ -43,11 +43,19 @@ from spec.model import (
     hash_login_token,
     is_identity_view,
 )
+from spec.outbound import ExternalCall
 from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.permissions import MANAGE_TRIGGERS, holds
-from spec.profiles import Profile, Step
-from spec.routes import IDENTITY_OPERATIONS, Route, match_route, routed_methods
-from spec.triggers import new_trigger, public_view, saved_fields
+from spec.profiles import Profile, RateLimit, Step
+from spec.routes import (
+    EXTERNAL_SERVICE_OPERATIONS,
+    IDENTITY_OPERATIONS,
+    WIDGET_OPERATIONS,
+    Route,
+    match_route,
+    routed_methods,
+)
+from spec.triggers import new_trigger, saved_fields
 
 FORBIDDEN_MESSAGE = "User does not have the permissions required for this action [error-unauthorized]"
 DEFAULT_COUNT = 50
@@ -71,8 +79,13 @@ class Outcome:
     answer: Answer
     changes: tuple[Change, ...] = ()
     operation: str = ""
-    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, ``public_config``,
-    one of ``spec.routes.IDENTITY_OPERATIONS`` or ``unknown_route``."""
+    """``save_trigger``, ``list_triggers``, ``get_trigger``, ``delete_trigger``, one of
+    ``spec.routes.WIDGET_OPERATIONS`` (``public_config``, ``agent_next``, ``agent_info``), of
+    ``spec.routes.IDENTITY_OPERATIONS`` or ``EXTERNAL_SERVICE_OPERATIONS``, or ``unknown_route``."""
+    external: ExternalCall | None = None
+    """The outbound call the server makes before it answers (the external-service routes). Then
+    ``answer`` is the answer when the webhook cannot be reached; an adapter that performs the call
+    renders the real one with ``spec.outbound.render(external, result)``."""
 
 
 Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
@@ -183,9 +196,12 @@ class _Checks:
             return self.delayed(failure(403, FORBIDDEN_MESSAGE))
         return None
 
-    def rate_limit(self) -> Answer | None:
-        """The REST limiter; without a user (``/login``) nobody bypasses it."""
+    def rate_limit(self, route_limit: RateLimit | None = None) -> Answer | None:
+        """The REST limiter (``route_limit``: the route's own ``rateLimiterOptions``); without a user
+        (``/login``, the external-service call) nobody bypasses it."""
         limit = self.profile.rate_limit
+        if limit is not None and route_limit is not None:
+            limit = route_limit  # development mode turns the route's own limit off as well
         if limit is None or (self.user is not None and holds(self.user, limit.bypass_permission, self.state)):
             return None
         key = f"{self.request.client_address} {self.request.method} {self.route.route_key}"
@@ -238,15 +254,22 @@ def predict(request: Request, state: StateView, profile: Profile, env: Environme
     route = match_route(method, path)
     if route is None:
         return Outcome(unknown_route(request, path, profile), operation="unknown_route")
-    if route.operation == "public_config":
-        return Outcome(public_config(state), operation=route.operation)
-    if route.operation in IDENTITY_OPERATIONS:
+    if route.operation in WIDGET_OPERATIONS:
+        from spec.widget import predict_widget  # spec.widget builds on this module
+
+        return predict_widget(_Checks(request, state, profile, env, route, body=parsed.value), state)
+    if route.operation in IDENTITY_OPERATIONS or route.operation in EXTERNAL_SERVICE_OPERATIONS:
         if not is_identity_view(state):
             # A view without users, tokens, roles and settings: these routes do not exist for it.
             return Outcome(unknown_route(request, path, profile), operation="unknown_route")
+        checks = _Checks(request, state, profile, env, route, body=parsed.value)
+        if route.operation in EXTERNAL_SERVICE_OPERATIONS:
+            from spec.external_service import predict_external_service  # builds on this module
+
+            return predict_external_service(checks, state)
         from spec.identity import predict_identity  # spec.identity builds on this module
 
-        return predict_identity(_Checks(request, state, profile, env, route, body=parsed.value), state)
+        return predict_identity(checks, state)
     checks = _Checks(request, state, profile, env, route, body=parsed.value)
     for step in profile.check_order:
         refusal = checks.run(step)
@@ -286,7 +309,10 @@ def unknown_route(request: Request, path: str, profile: Profile) -> Answer:
 
 
 def _operation_name(route: Route | None, state: StateView) -> str:
-    if route is None or (route.operation in IDENTITY_OPERATIONS and not is_identity_view(state)):
+    if route is None:
+        return "unknown_route"
+    needs_identity = route.operation in IDENTITY_OPERATIONS or route.operation in EXTERNAL_SERVICE_OPERATIONS
+    if needs_identity and not is_identity_view(state):
         return "unknown_route"
     return route.operation
 
@@ -328,15 +354,11 @@ def is_public(trigger: Trigger) -> bool:
     return trigger.get("enabled") is True
 
 
-def _public_triggers(state: StateView) -> Sequence[Trigger]:
+def public_triggers(state: StateView) -> Sequence[Trigger]:
+    """The enabled triggers in natural order (``spec.widget`` builds the public config from them)."""
     # Optional StateView hook: a store that keeps this subset, in natural order, offers it directly.
     kept = getattr(state, "public_triggers", None)
     return kept() if kept is not None else [t for t in state.all_triggers() if is_public(t)]
-
-
-def public_config(state: StateView) -> Answer:
-    triggers: list[JsonValue] = [public_view(t) for t in _public_triggers(state)]
-    return success({"config": {"triggers": triggers}}, inferred=("public-config-shape",))
 
 
 # -- listing ------------------------------------------------------------------------------------

@@ -44,6 +44,30 @@ class RateLimit:
     bypass_permission: str = BYPASS_RATE_LIMIT
 
 
+INVALID_EXTERNAL_SERVICE_RESPONSE = "error-invalid-external-service-response"
+"""The error name of a webhook answer the server cannot use, in every released era (6.13.0 ships it)."""
+INVALID_WEBHOOK_RESPONSE = "error-invalid-webhook-response"
+"""The same error as an unreleased community-edition variant spelled it (index commit ``0b8be333``:
+the route allowed 5 tests and 1 call per 60 s). The issue and the newest upstream e2e test expect it;
+no profile uses it (docs/source-notes/external-service.md)."""
+
+
+@dataclass(frozen=True)
+class ExternalServiceEra:
+    """The two external-service routes in one era (``ee/app/livechat-enterprise/server/api/triggers.ts``)."""
+
+    test_limit: RateLimit = field(default_factory=lambda: RateLimit(calls=15, window_ms=60_000))
+    """``rateLimiterOptions`` of ``livechat/triggers/external-service/test``."""
+    call_limit: RateLimit = field(default_factory=lambda: RateLimit(calls=10, window_ms=60_000))
+    """``rateLimiterOptions`` of ``livechat/triggers/:_id/external-service/call``."""
+    invalid_response_error: str = INVALID_EXTERNAL_SERVICE_RESPONSE
+    license_required: bool = True
+    """``license: ['livechat-enterprise']`` on both routes. The contract models a licensed enterprise
+    server, where the check always passes, so it never refuses; it only names the era."""
+    node: Literal["node14", "node22"] = "node22"
+    """Which Node.js words the errors the outbound call raises (``new URL``, ``TypeError``s)."""
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -64,6 +88,10 @@ class Profile:
     """``action`` (6.13-7.4): the action validates the body (``Invalid body params``) and checks
     ``access-permissions`` (400). ``typed``: the router validates (``invalid-params``) and the route
     requires the permission (403)."""
+    config_route: Literal["action", "typed"] = "typed"
+    """How ``GET livechat/config`` validates its query: ``action`` (6.13: ``addRoute`` with
+    ``validateParams``, 400 ``… [invalid-params]``) or ``typed`` (``API.v1.get`` with a ``query``
+    validator: the router's 400 ``error-invalid-params``, before the rate limiter)."""
     unknown_routes: UnknownRoutes = "hono"
     restivus_405: bool = False
     """6.13: a known path with a method it does not define is Restivus' 405 JSON answer with an
@@ -71,6 +99,7 @@ class Profile:
     save_trigger_method: bool = False
     """Whether the Meteor method ``livechat:saveTrigger`` exists (removed in 7.0.0, #33429); without
     it ``method.call/livechat:saveTrigger`` answers the envelope of an unknown method."""
+    external_service: ExternalServiceEra = field(default_factory=ExternalServiceEra)
     inferred: frozenset[str] = frozenset()
     """Settings (and behaviours named in ``spec.predict``) that were read from code, not observed."""
     middleware_steps: frozenset[Step] = frozenset()
@@ -110,6 +139,15 @@ _ALWAYS_INFERRED = frozenset(
         "me-fields",  # which fields a stored user document has, and their order
         "method-errors",  # how EJSON serialises a method's error inside the method.call envelope
         "json-parse-message",  # V8's JSON.parse error text
+        # The outbound call of the external-service routes: node-fetch's and Node's error texts, the
+        # WHATWG URL parser approximated, the headers node-fetch adds (docs/source-notes/external-service.md).
+        "outbound-call",
+        "external-service-license",  # which release first has the routes' license option
+        # The widget-side routes (spec.widget, docs/source-notes/widget-model.md):
+        "root-url",  # resources.sound is built from Site_Url, taken to equal the server's ROOT_URL
+        "config-cache",  # the server memoises the settings part for 1 s; the mock answers fresh values
+        "online-department",  # the department query parameter does not narrow `online`
+        "next-agent-selection",  # which online agent agent.next picks (no livechatCount rotation)
     }
 )
 
@@ -135,7 +173,7 @@ _7_5 = replace(
     # eras also add both headers to every answer of a matched route).
     middleware_steps=frozenset(),
     # permissions.* became typed routes around 7.10, inside this range; settings' guard era unread.
-    inferred=_8_3.inferred | {"permissions-update", "settings-guard"},
+    inferred=_8_3.inferred | {"permissions-update", "settings-guard", "config-route"},
 )
 _7_4 = replace(
     _7_5,
@@ -144,6 +182,7 @@ _7_4 = replace(
     body_parser="strict",
     body_limit_bytes=50 * 1024 * 1024,
     permissions_update="action",
+    config_route="action",
     unknown_routes="webapp",
     inferred=(_7_5.inferred - {"permissions-update"}) | {"strict-body-parser", "webapp-page"},
 )
@@ -158,8 +197,10 @@ _6_13 = replace(
     json_errors="node14",
     settings_guard="action",
     save_trigger_method=True,
+    # 6.13.0's routes have no license option (the later EE file adds it; the first release is unread).
+    external_service=ExternalServiceEra(license_required=False, node="node14"),
     restivus_405=True,
-    inferred=_7_4.inferred - {"settings-guard"},
+    inferred=_7_4.inferred - {"settings-guard", "config-route"},
 )
 PROFILES: dict[str, Profile] = {profile.name: profile for profile in (_8_3, _7_5, _7_4, _6_13)}
 DEFAULT_PROFILE = "8.3"

@@ -12,6 +12,17 @@ TRIGGERS_PATH = API_V1 + "/livechat/triggers"
 TRIGGER_PATH = TRIGGERS_PATH + "/:_id"
 """The route pattern of one trigger, as the rate limiter keys it."""
 CONFIG_PATH = API_V1 + "/livechat/config"
+EXTERNAL_SERVICE_TEST_PATH = TRIGGERS_PATH + "/external-service/test"
+"""Tests a webhook as the admin UI's "Test" button does (no trigger involved)."""
+EXTERNAL_SERVICE_SEGMENT = "external-service/call"
+EXTERNAL_SERVICE_CALL_ROUTE = TRIGGER_PATH + "/" + EXTERNAL_SERVICE_SEGMENT
+"""Calls the webhook of one stored trigger (the widget does, without logging in)."""
+AGENT_NEXT_PATH = API_V1 + "/livechat/agent.next"
+AGENT_NEXT_ROUTE = AGENT_NEXT_PATH + "/:token"
+AGENT_INFO_PATH = API_V1 + "/livechat/agent.info"
+AGENT_INFO_ROUTE = AGENT_INFO_PATH + "/:rid/:token"
+WEBSOCKET_PATH = "/websocket"
+"""DDP (Meteor's realtime API); the mock has none and refuses the upgrade (``spec.widget``)."""
 
 LOGIN_PATH = API_V1 + "/login"
 LOGOUT_PATH = API_V1 + "/logout"
@@ -38,14 +49,33 @@ IDENTITY_OPERATIONS = frozenset(
 )
 """Operations answered by ``spec.identity``/``spec.methods``, only for an ``IdentityView`` state."""
 
+TEST_EXTERNAL_SERVICE = "test_external_service"
+CALL_EXTERNAL_SERVICE = "call_external_service"
+EXTERNAL_SERVICE_OPERATIONS = frozenset({TEST_EXTERNAL_SERVICE, CALL_EXTERNAL_SERVICE})
+"""Answered by ``spec.external_service`` (they read ``Livechat_secret_token``: an ``IdentityView`` only)."""
+WIDGET_OPERATIONS = frozenset({"public_config", "agent_next", "agent_info"})
+"""The livechat widget's unauthenticated routes, answered by ``spec.widget`` for any state."""
+
 
 def trigger_path(trigger_id: str) -> str:
     """The concrete path of one trigger, its id percent-encoded (every ``/`` too)."""
     return f"{TRIGGERS_PATH}/{quote(trigger_id, safe='')}"
 
 
+def external_service_call_path(trigger_id: str) -> str:
+    return f"{trigger_path(trigger_id)}/{EXTERNAL_SERVICE_SEGMENT}"
+
+
 def setting_path(setting_id: str) -> str:
     return f"{SETTINGS_PATH}/{quote(setting_id, safe='')}"
+
+
+def agent_next_path(token: str) -> str:
+    return f"{AGENT_NEXT_PATH}/{quote(token, safe='')}"
+
+
+def agent_info_path(rid: str, token: str) -> str:
+    return f"{AGENT_INFO_PATH}/{quote(rid, safe='')}/{quote(token, safe='')}"
 
 
 def method_call_path(method: str) -> str:
@@ -64,7 +94,10 @@ class Route:
     """Route name as the rate limiter keys it (path pattern, not the concrete id)."""
     trigger_id: str | None = None
     param: str | None = None
-    """The decoded ``:_id`` of ``settings/:_id`` or ``:method`` of ``method.call/:method``."""
+    """The decoded ``:_id`` of ``settings/:_id``, ``:method`` of ``method.call/:method`` or ``:token``
+    of ``agent.next/:token`` and ``agent.info/:rid/:token``."""
+    param2: str | None = None
+    """The decoded ``:rid`` of ``agent.info/:rid/:token``."""
 
 
 def _one_segment(path: str, prefix: str) -> str | None:
@@ -99,6 +132,20 @@ def _match_identity_route(method: str, path: str) -> Route | None:
     return None
 
 
+def _match_widget_route(method: str, path: str) -> Route | None:
+    if method != "GET":
+        return None
+    if path.startswith(AGENT_NEXT_PATH + "/"):
+        token = _one_segment(path, AGENT_NEXT_PATH)
+        return None if token is None else Route("agent_next", AGENT_NEXT_ROUTE, param=token)
+    if path.startswith(AGENT_INFO_PATH + "/"):
+        parts = path[len(AGENT_INFO_PATH) + 1 :].split("/")
+        if len(parts) != 2 or not all(parts):
+            return None
+        return Route("agent_info", AGENT_INFO_ROUTE, param=unquote(parts[1]), param2=unquote(parts[0]))
+    return None
+
+
 RESTIVUS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 """The order in which Restivus lists a route's methods in ``Allow`` (its ``availableMethods``)."""
 
@@ -115,8 +162,15 @@ def match_route(method: str, path: str) -> Route | None:
         if method == "GET":
             return Route("list_triggers", TRIGGERS_PATH)
         return None
+    if path == EXTERNAL_SERVICE_TEST_PATH:
+        return Route(TEST_EXTERNAL_SERVICE, EXTERNAL_SERVICE_TEST_PATH) if method == "POST" else None
     if path.startswith(TRIGGERS_PATH + "/"):
         segment = path[len(TRIGGERS_PATH) + 1 :]
+        if segment.endswith("/" + EXTERNAL_SERVICE_SEGMENT):
+            trigger_segment = segment[: -len(EXTERNAL_SERVICE_SEGMENT) - 1]
+            if not trigger_segment or "/" in trigger_segment or method != "POST":
+                return None
+            return Route(CALL_EXTERNAL_SERVICE, EXTERNAL_SERVICE_CALL_ROUTE, unquote(trigger_segment))
         if not segment or "/" in segment:
             return None
         trigger_id = unquote(segment)
@@ -128,5 +182,5 @@ def match_route(method: str, path: str) -> Route | None:
     if path == CONFIG_PATH and method == "GET":
         return Route("public_config", CONFIG_PATH)
     if path.startswith(LIVECHAT_PREFIX):
-        return None
+        return _match_widget_route(method, path)
     return _match_identity_route(method, path)

@@ -15,22 +15,30 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from spec.contract import senders
-from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER
+from spec.external_service import INVALID_TRIGGER, NO_SECRET_TOKEN
+from spec.headers import AUTH_TOKEN_HEADER, LIVECHAT_TOKEN_HEADER, USER_ID_HEADER
 from spec.jsvalues import parse_json, stringify
 from spec.model import (
     Answer,
     Change,
     DeleteTrigger,
+    IdentityView,
     InsertTrigger,
     RateWindow,
+    RemoveLoginToken,
     Request,
+    SetPermissionRoles,
     StateView,
     Trigger,
     UpdateTrigger,
     User,
 )
-from spec.predict import Environment, Outcome, predict, validation_failure
-from spec.profiles import Profile, Step
+from spec.outbound import ExternalCall, render
+from spec.permissions import DEFAULT_ROLE_TABLE, MANAGE_TRIGGERS
+from spec.predict import Environment, Outcome, failure, json_answer, predict, validation_failure
+from spec.profiles import INVALID_WEBHOOK_RESPONSE, Profile, Step
+from spec.routes import CALL_EXTERNAL_SERVICE, EXTERNAL_SERVICE_OPERATIONS, TEST_EXTERNAL_SERVICE, match_route
+from spec.settings import LIVECHAT_SECRET_TOKEN
 
 Predictor = Callable[[Request, StateView, Profile, Environment], Outcome]
 
@@ -403,6 +411,172 @@ def malformed_json_is_500(request: Request, state: StateView, profile: Profile, 
     return dataclasses.replace(outcome, answer=answer)
 
 
+# -- the external-service routes and the log-in flow (issue 12) ------------------------------------
+
+
+class _View:
+    """A store view with one method changed; everything else is the store's (an ``IdentityView`` too)."""
+
+    def __init__(self, view: StateView, **changed: Any) -> None:
+        self._view = view
+        self.__dict__.update(changed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._view, name)
+
+
+def _operation(request: Request) -> str | None:
+    route = match_route(request.method.upper(), request.path)
+    return route.operation if route is not None else None
+
+
+def external_call_requires_login(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """The call route (``authRequired: false``) wants credentials, as the test route does."""
+    if _operation(request) == CALL_EXTERNAL_SERVICE and not request.header(AUTH_TOKEN_HEADER):
+        return Outcome(json_answer(401, profile.unauthorized_body), operation=CALL_EXTERNAL_SERVICE)
+    return predict(request, state, profile, env)
+
+
+def external_test_without_permission(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """The test route lets any logged-in user call a webhook (no ``view-livechat-manager`` check)."""
+    if _operation(request) != TEST_EXTERNAL_SERVICE:
+        return predict(request, state, profile, env)
+
+    def find_user(user_id: str) -> User | None:
+        user = state.find_user(user_id)
+        return (
+            None
+            if user is None
+            else dataclasses.replace(user, permissions=user.permissions | {MANAGE_TRIGGERS})
+        )
+
+    return predict(request, _View(state, find_user=find_user), profile, env)
+
+
+def secret_token_not_required(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """An empty ``Livechat_secret_token`` does not stop the call: the webhook gets an empty header."""
+    if _operation(request) not in EXTERNAL_SERVICE_OPERATIONS or not isinstance(state, IdentityView):
+        return predict(request, state, profile, env)
+    _, token = state.setting_value(LIVECHAT_SECRET_TOKEN)
+    if token:
+        return predict(request, state, profile, env)
+    stand_in = "mutant: no token"
+
+    def setting_value(setting_id: str) -> tuple[bool, Any]:
+        return (True, stand_in) if setting_id == LIVECHAT_SECRET_TOKEN else state.setting_value(setting_id)
+
+    outcome = predict(request, _View(state, setting_value=setting_value), profile, env)
+    call = outcome.external
+    if call is None or call.request is None:
+        return outcome
+    headers = tuple((k, "" if v == stand_in else v) for k, v in call.request.headers)
+    return _with_call(
+        outcome, dataclasses.replace(call, request=dataclasses.replace(call.request, headers=headers))
+    )
+
+
+def external_token_checked_before_trigger(
+    request: Request, state: StateView, profile: Profile, env: Environment
+) -> Outcome:
+    """The call route checks the secret token before it looks the trigger up."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != CALL_EXTERNAL_SERVICE or not isinstance(state, IdentityView):
+        return outcome
+    _, token = state.setting_value(LIVECHAT_SECRET_TOKEN)
+    if token or _body(outcome.answer) != {"success": False, "error": INVALID_TRIGGER}:
+        return outcome
+    return dataclasses.replace(outcome, answer=failure(400, NO_SECRET_TOKEN))
+
+
+def _with_call(outcome: Outcome, call: ExternalCall) -> Outcome:
+    return dataclasses.replace(outcome, external=call, answer=render(call, call.unreachable()))
+
+
+def _planned(change: Callable[[ExternalCall], ExternalCall]) -> Predictor:
+    def mutant(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+        outcome = predict(request, state, profile, env)
+        if outcome.external is None or outcome.external.request is None:
+            return outcome
+        return _with_call(outcome, change(outcome.external))
+
+    return mutant
+
+
+def _request_changed(call: ExternalCall, **changes: Any) -> ExternalCall:
+    assert call.request is not None
+    return dataclasses.replace(call, request=dataclasses.replace(call.request, **changes))
+
+
+webhook_invalid_response_renamed = _planned(
+    lambda call: dataclasses.replace(call, invalid_response_error=INVALID_WEBHOOK_RESPONSE)
+)
+webhook_invalid_response_renamed.__name__ = "webhook_invalid_response_renamed"
+webhook_invalid_response_renamed.__doc__ = "The unusable-answer error is named as the unreleased variant did."
+webhook_timeout_ignored = _planned(
+    lambda call: _request_changed(call, timeout_ms=60_000.0) if call.request else call
+)
+webhook_timeout_ignored.__name__ = "webhook_timeout_ignored"
+webhook_timeout_ignored.__doc__ = (
+    "The request's timeout is not applied: a slow webhook is waited for a minute."
+)
+webhook_secret_header_missing = _planned(
+    lambda call: (
+        _request_changed(
+            call, headers=tuple(h for h in call.request.headers if h[0] != LIVECHAT_TOKEN_HEADER)
+        )
+        if call.request
+        else call
+    )
+)
+webhook_secret_header_missing.__name__ = "webhook_secret_header_missing"
+webhook_secret_header_missing.__doc__ = f"The webhook call lacks {LIVECHAT_TOKEN_HEADER}."
+
+
+def _metadata_always(call: ExternalCall) -> ExternalCall:
+    assert call.request is not None
+    body = json.loads(call.request.body)
+    return _request_changed(call, body=stringify({"metadata": body.get("metadata"), **body}).encode())
+
+
+webhook_metadata_always_sent = _planned(_metadata_always)
+webhook_metadata_always_sent.__name__ = "webhook_metadata_always_sent"
+webhook_metadata_always_sent.__doc__ = "The webhook body has ``metadata: null`` when no extraData was sent."
+
+
+def logout_keeps_token(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Log-out answers success but the token keeps working."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "logout":
+        return outcome
+    kept = tuple(change for change in outcome.changes if not isinstance(change, RemoveLoginToken))
+    return dataclasses.replace(outcome, changes=kept)
+
+
+def revocation_ignored(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """Permissions are read from the default role table: ``permissions.update`` changes nothing that
+    the trigger routes see."""
+    if not isinstance(state, IdentityView):
+        return predict(request, state, profile, env)
+    view = _View(state, permission_roles=DEFAULT_ROLE_TABLE.get)
+    return predict(request, view, profile, env)
+
+
+def restore_refused(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
+    """``permissions.update`` takes roles away but refuses to give them back (a run must say so loudly)."""
+    outcome = predict(request, state, profile, env)
+    if outcome.operation != "update_permissions" or not any(
+        isinstance(change, SetPermissionRoles) and change.roles for change in outcome.changes
+    ):
+        return outcome
+    return Outcome(failure(400, "Invalid role", "error-invalid-role"), operation=outcome.operation)
+
+
 MUTANTS: dict[str, Predictor] = {
     name.replace("_", "-"): function
     for name, function in {
@@ -432,9 +606,27 @@ MUTANTS: dict[str, Predictor] = {
         "list_query_not_coerced": list_query_not_coerced,
         "delete_leaks_when_many_stored": delete_leaks_when_many_stored,
         "sender_enum_ignored": sender_enum_ignored,
+        "external_call_requires_login": external_call_requires_login,
+        "external_test_without_permission": external_test_without_permission,
+        "secret_token_not_required": secret_token_not_required,
+        "external_token_checked_before_trigger": external_token_checked_before_trigger,
     }.items()
 }
 """Every broken variant, by the name ``tests.mutant_server --mutant`` takes."""
+
+WEBHOOK_MUTANTS: dict[str, Predictor] = {
+    function.__name__.replace("_", "-"): function
+    for function in (
+        webhook_invalid_response_renamed,
+        webhook_timeout_ignored,
+        webhook_secret_header_missing,
+        webhook_metadata_always_sent,
+        logout_keeps_token,
+        revocation_ignored,
+    )
+}
+"""Broken rules only a run with an account (``--login-user``), a secret token and
+``--allow-shared-changes`` reaches: tests/test_conformance_identity.py runs them so."""
 
 MOCK_PROFILE: dict[str, str] = {"permission-before-validation": "7.5"}
 """The ``--profile`` a mutant's mock runs (8.3 unless named here)."""

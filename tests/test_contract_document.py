@@ -27,6 +27,12 @@ AROUND_THE_FEATURE = {
     ("post", "/api/v1/method.call/{method}"),
 }
 """Routes a client needs around the trigger routes (issue 12), marked ``x-rc-around-feature``."""
+WIDGET = {
+    ("get", "/api/v1/livechat/config"),
+    ("get", "/api/v1/livechat/agent.next/{token}"),
+    ("get", "/api/v1/livechat/agent.info/{rid}/{token}"),
+}
+"""The livechat widget's routes (issue 11), also around the feature; they need no log-in."""
 
 
 def test_contract_passes_openapi_spec_validator() -> None:
@@ -36,11 +42,11 @@ def test_contract_passes_openapi_spec_validator() -> None:
 def test_contract_documents_the_four_operations_with_their_error_statuses() -> None:
     paths = contract_document()["paths"]
     found = {(method, path) for path, item in paths.items() for method in item if method != "parameters"}
-    assert found == OPERATIONS | AROUND_THE_FEATURE
-    for method, path in AROUND_THE_FEATURE:
+    assert found == OPERATIONS | AROUND_THE_FEATURE | WIDGET
+    for method, path in AROUND_THE_FEATURE | WIDGET:
         assert paths[path][method]["x-rc-around-feature"] is True
         assert {"200", "429"} <= set(paths[path][method]["responses"])
-        if (method, path) != ("post", "/api/v1/login"):
+        if (method, path) != ("post", "/api/v1/login") and (method, path) not in WIDGET:
             assert "401" in paths[path][method]["responses"]
     for method, path in OPERATIONS:
         assert {"200", "401", "403"} <= set(paths[path][method]["responses"])
@@ -74,7 +80,7 @@ def test_contract_loads_in_schemathesis() -> None:
     results = list(schema.get_all_operations())
     assert all(isinstance(result, Ok) for result in results), results
     operations = [result.ok() for result in results if isinstance(result, Ok)]
-    assert {(op.method.lower(), op.path) for op in operations} == OPERATIONS | AROUND_THE_FEATURE
+    assert {(op.method.lower(), op.path) for op in operations} == OPERATIONS | AROUND_THE_FEATURE | WIDGET
 
 
 def test_the_conformance_run_generates_requests_for_the_trigger_operations_only() -> None:

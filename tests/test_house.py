@@ -77,7 +77,7 @@ def _closure(requirements: Iterable[Requirement]) -> set[str]:
 
 def test_the_base_install_is_the_mock_without_test_tools() -> None:
     base = _requirements(None)
-    assert _names(base) == {"connexion", "flask", "starlette"}
+    assert _names(base) == {"connexion", "flask", "starlette", "httpx"}
     assert not _closure(base) & TEST_TOOLS, "pip install . would bring a test tool"
     assert _requirements("mock") == [], "[mock] is the base install"
 

@@ -56,7 +56,8 @@ def control(server: MockServer, method: str, path: str, body: object = None) -> 
 
 @pytest.fixture(scope="module")
 def default_mock() -> Iterator[MockServer]:
-    with running_mock("--quiet", "--no-rate-limit", default_users=False) as server:
+    # --no-agent: the default livechat agent (a user too) would be listed with the users counted here.
+    with running_mock("--quiet", "--no-rate-limit", "--no-agent", default_users=False) as server:
         yield server
 
 
@@ -190,7 +191,9 @@ def test_accounts_from_the_command_line() -> None:
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert twice.returncode == 2 and "username" in twice.stderr
-    with running_mock("--quiet", "--account", "ana:ana-pw:livechat-manager", "--user", "d:t:x") as server:
+    with running_mock(
+        "--quiet", "--no-agent", "--account", "ana:ana-pw:livechat-manager", "--user", "d:t:x"
+    ) as server:
         assert "log in: ana / ana-pw" in server.banner
         ana = login(server, "ana", "ana-pw")
         assert httpx.get(server.url(TRIGGERS_PATH), headers=ana).status_code == 200
@@ -205,7 +208,7 @@ def test_accounts_from_the_command_line() -> None:
 
 def test_sqlite_keeps_identity_across_restarts_and_shares_it_between_workers(tmp_path: Path) -> None:
     db = str(tmp_path / "state.sqlite")
-    with running_mock("--quiet", "--db", db, "--workers", "2", default_users=False) as server:
+    with running_mock("--quiet", "--no-agent", "--db", db, "--workers", "2", default_users=False) as server:
         admin = login(server, TEST_ADMIN_USERNAME, TEST_ADMIN_PASSWORD)
         control(server, "POST", "/users", {"username": "kept", "password": "kept-pw", "roles": [ADMIN_ROLE]})
         body = {"permissions": [{"_id": MANAGE_TRIGGERS, "roles": [LIVECHAT_MANAGER_ROLE]}]}
@@ -213,7 +216,7 @@ def test_sqlite_keeps_identity_across_restarts_and_shares_it_between_workers(tmp
         # Whichever worker answers sees the new table and the issued token (new connections each time).
         for _ in range(6):
             assert httpx.get(server.url(TRIGGERS_PATH), headers=admin).status_code == 403
-    with running_mock("--quiet", "--db", db, default_users=False) as again:
+    with running_mock("--quiet", "--no-agent", "--db", db, default_users=False) as again:
         assert httpx.get(again.url(TRIGGERS_PATH), headers=admin).status_code == 403  # token and table kept
         kept = login(again, "kept", "kept-pw")
         assert httpx.get(again.url(ME_PATH), headers=kept).json()["username"] == "kept"

@@ -57,7 +57,12 @@ class PythonAnswer:
 
 
 def python_answer(schema: Schema, text: str) -> PythonAnswer:
-    from spec.contract import validate_list_query, validate_post_body
+    from spec.contract import (
+        validate_list_query,
+        validate_post_body,
+        validate_webhook_call_body,
+        validate_webhook_test_body,
+    )
     from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 
     try:
@@ -67,7 +72,13 @@ def python_answer(schema: Schema, text: str) -> PythonAnswer:
             return PythonAnswer(False, (), "", None, parse_error=str(exc) or "JsonSyntaxError")
         if schema == "parse":
             return PythonAnswer(True, (), "", stringify(value), None)
-        validation = (validate_post_body if schema == "post" else validate_list_query)(value)
+        validate = {
+            "post": validate_post_body,
+            "query": validate_list_query,
+            "webhook-test": validate_webhook_test_body,
+            "webhook-call": validate_webhook_call_body,
+        }[schema]
+        validation = validate(value)
         messages = tuple(error.message for error in validation.errors)
         return PythonAnswer(
             bool(validation.valid), messages, validation.message, stringify(validation.data), None
@@ -548,7 +559,12 @@ def test_oracle_reads_the_published_package(oracle: Oracle) -> None:
         "ajv": "8.20.0",
         "ajv-formats": "3.0.1",
     }
-    assert dumped["instances"] == {"post": "ajv", "query": "ajvQuery"}
+    assert dumped["instances"] == {
+        "post": "ajv",
+        "query": "ajvQuery",
+        "webhook-test": "ajv",
+        "webhook-call": "ajv",
+    }
     assert dumped["options"]["post"]["coerceTypes"] is True
     assert dumped["options"]["query"]["coerceTypes"] == "array"
     for options in dumped["options"].values():

@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     user_id, token = "demo-admin", secrets.token_urlsafe(18)
     credentials = f"{user_id}:{token}:{','.join(sorted(ADMIN_PERMISSIONS))}"
     try:
-        server = start_mock("--port", str(arguments.port), "--user", credentials, *arguments.mock_options)
+        # Development mode (no rate limiter), as a developer's own server runs: reloading the page more
+        # than ten times a minute must not turn the widget's config request into a 429.
+        server = start_mock(
+            "--port", str(arguments.port), "--no-rate-limit", "--user", credentials, *arguments.mock_options
+        )
     except RuntimeError as exc:
         print(f"widget_demo: {exc}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from tests.oracle.fetch import ORACLE_SCRIPT, OraclePaths, OracleUnavailable
 
-Schema = Literal["post", "query", "parse"]
+Schema = Literal["post", "query", "webhook-test", "webhook-call", "parse"]
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,12 @@
 //
 // DIR of --package is an extracted `@rocket.chat/rest-typings@8.8.1` tarball (its `package/` folder),
 // --node-modules holds ajv 8.20.0 and ajv-formats 3.0.1. Nothing here is hand-copied from the server:
-// the two request schemas are read out of `dist/v1/omnichannel.js`, the instance that compiles each of
+// the request schemas (the trigger POST body and list query, the two external-service bodies) are read out of `dist/v1/omnichannel.js`, the instance that compiles each of
 // them (`ajv` or `ajvQuery`) is read from the `<instance>.compile(<schema>)` call next to it, and that
 // instance's option object is read out of `dist/v1/Ajv.js`. Each object literal is evaluated with `vm`.
 //
-// Protocol (JSON Lines): each stdin line is {"id": any, "schema": "post"|"query"|"parse", "text": "..."}.
+// Protocol (JSON Lines): each stdin line is {"id": any, "schema": "post"|"query"|"webhook-test"|
+// "webhook-call"|"parse", "text": "..."}.
 // `text` is JSON.parse'd (so both sides parse the very same text), validated (ajv coerces the data in
 // place) and answered with one stdout line, in request order:
 //   {"id", "valid", "messages": [error.message...], "errors": [{instancePath, schemaPath, keyword,
@@ -22,7 +23,12 @@ import path from 'node:path';
 import vm from 'node:vm';
 
 const EXPECTED = { '@rocket.chat/rest-typings': '8.8.1', ajv: '8.20.0', 'ajv-formats': '3.0.1' };
-const SCHEMAS = { post: 'POSTLivechatTriggersParamsSchema', query: 'GETLivechatTriggersParamsSchema' };
+const SCHEMAS = {
+  post: 'POSTLivechatTriggersParamsSchema',
+  query: 'GETLivechatTriggersParamsSchema',
+  'webhook-test': 'LivechatTriggerWebhookTestParamsSchema',
+  'webhook-call': 'LivechatTriggerWebhookCallParamsSchema',
+};
 
 function die(message) {
   process.stderr.write(`oracle: ${message}\n`);
