@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, NamedTuple, Protocol, TypeVar, overload
 
 from spec.jsvalues import JsonText, parse_json, stringify
 from spec.model import (
@@ -59,8 +59,10 @@ from spec.predict import DEFAULT_SORT, is_public, sort_key
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
+    """One answered request. A tuple: one is made for every API request, and read only when the
+    journal is asked for."""
+
     request_id: str
     at: float
     """Epoch seconds; formatted (ISO 8601, UTC, milliseconds) only when the journal is read."""
