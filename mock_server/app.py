@@ -206,6 +206,7 @@ class PredictorMiddleware:
         """Paths that belong to Connexion: the documents and the Swagger UI pages."""
         self.limit = self.settings.max_body_bytes
         self.encode = _EncodedHeaders()
+        self._health_path = CONTROL_PREFIX + "/health"
         self._too_large = Reply.json(
             413,
             mock_error(
@@ -328,7 +329,8 @@ class PredictorMiddleware:
         )
 
     async def _control(self, request: Request) -> _Reply:
-        await self.service.through_gate()
+        if request.path != self._health_path:  # a health probe reads nothing another request holds
+            await self.service.through_gate()
         try:
             reply = await self.service.control(request)
         except StorageFault as fault:

@@ -24,6 +24,7 @@ import ipaddress
 from mock_server.cors import CorsPolicy
 from mock_server.service import CONTROL_PREFIX, Reply, mock_error
 from mock_server.settings import MockSettings
+from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _WRITES = frozenset({"POST", "PUT", "PATCH"})
@@ -91,8 +92,8 @@ class ControlGuard:
                 "mock-control-cross-site",
             )
         if method in _WRITES:
-            media = header.get("content-type", "").split(";", 1)[0].strip().lower()
-            if media != "application/json":
+            media = header.get(CONTENT_TYPE, "").split(";", 1)[0].strip().lower()
+            if media != JSON_CONTENT_TYPE:
                 return _refusal(
                     415,
                     f"control writes must be sent as application/json, not {media or 'no content type'}",

@@ -9,13 +9,14 @@ the id source, and applies the changes the predictor returns. The control endpoi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from urllib.parse import parse_qs
 
 from mock_server.offload import ChildError, Offloader, OffloadFailed
 from mock_server.settings import MockSettings
-from mock_server.stores import JournalEntry, Overtaken, Store
+from mock_server.stores import LOAD_STEP, JournalEntry, Overtaken, Store
 from spec.headers import CONTENT_TYPE, JSON_CONTENT_TYPE, NO_CACHE_HEADERS
 from spec.jsvalues import JsonSyntaxError, parse_json, stringify
 from spec.model import Change, Request, StateView, Trigger
@@ -96,7 +97,9 @@ class MockService:
             budget_bytes=settings.offload_memory_bytes, timeout_seconds=settings.offload_timeout_seconds
         )
         self.gate = asyncio.Event()
+        """Cleared while one request needs the state to itself; other requests wait (not the loop)."""
         self.gate.set()
+        self._exclusive = asyncio.Lock()
         self._profiles: dict[str, Profile] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
@@ -165,14 +168,14 @@ class MockService:
         predict = self._prediction(request)
         try:
             for _ in range(3):
+                await self.through_gate()
                 try:
                     return await self.store.transact_offloaded(predict, self.offloader.run, exclusive=False)
                 except Overtaken:
                     continue
             # Overtaken three times: hold every other state access back (they await the gate, the
             # loop stays free) and predict once more with nothing to interleave.
-            self.gate.clear()
-            try:
+            async with self.exclusively():
                 for _ in range(3):  # only another worker process can still overtake it now
                     try:
                         return await self.store.transact_offloaded(
@@ -180,11 +183,18 @@ class MockService:
                         )
                     except Overtaken:
                         continue
-            finally:
-                self.gate.set()
             raise OffloadFailed("other workers kept changing what this request reads; try again")
         except STORE_ERRORS as error:
             raise StorageFault(error) from None
+
+    @contextlib.asynccontextmanager
+    async def exclusively(self) -> AsyncIterator[None]:
+        async with self._exclusive:
+            self.gate.clear()
+            try:
+                yield
+            finally:
+                self.gate.set()
 
     async def through_gate(self) -> None:
         """Wait while an offloaded prediction runs exclusively (rare; see ``answer_offloaded``)."""
@@ -295,7 +305,11 @@ class MockService:
             return Reply.json(400, {"error": error.text})
         except OffloadFailed as failure:
             return Reply.json(413, mock_error(f"mock server: {failure}", "mock-body-too-complex"))
-        self.store.load(triggers, replace=replace)
+        if len(triggers) > LOAD_STEP:
+            async with self.exclusively():  # nobody sees a half-loaded store; the loop goes on
+                await self.store.load_in_steps(triggers, replace=replace)
+        else:
+            self.store.load(triggers, replace=replace)
         return Reply.json(200, {"loaded": len(triggers), "total": self.store.count()})
 
     def _journal(self, request: Request) -> Reply:

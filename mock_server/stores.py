@@ -91,6 +91,9 @@ def _iso(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+LOAD_STEP = 1_000
+"""Triggers loaded between two turns of the event loop."""
+
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
 """Runs a function in a forked child and awaits its result (``mock_server.offload.Offloader.run``)."""
 
@@ -188,6 +191,10 @@ class Store(Protocol):
         ...
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None: ...
+
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        """``load`` without holding the event loop for long (many triggers)."""
+        ...
 
     def reset(self) -> None:
         """Forget triggers, rate-limit windows and the journal."""
@@ -518,6 +525,18 @@ class MemoryStore:
             watching.everything = True
         for trigger in triggers:
             self._insert(trigger)
+
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        """``load`` a thousand triggers at a time, letting the loop run in between (the caller
+        holds other requests back, so none sees a half-loaded store)."""
+        if replace:
+            self._clear_triggers()
+        for start in range(0, len(triggers), LOAD_STEP):
+            for watching in self._watchers:
+                watching.everything = True
+            for trigger in triggers[start : start + LOAD_STEP]:
+                self._insert(trigger)
+            await asyncio.sleep(0)
 
     def reset(self) -> None:
         self._clear_triggers()
@@ -986,15 +1005,28 @@ class SqliteStore:
         return int(self._connection.execute("SELECT COUNT(*) FROM triggers WHERE public = 1").fetchone()[0])
 
     def load(self, triggers: Iterable[Trigger], *, replace: bool) -> None:
-        with self._write():
+        self._load_with(self._connection, triggers, replace=replace)
+
+    async def load_in_steps(self, triggers: Sequence[Trigger], *, replace: bool) -> None:
+        # One transaction in the reader thread, on its own connection: SQLite releases the
+        # interpreter lock while it works, so the loop goes on (the caller holds requests back).
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._reader, lambda: self._load_with(self._worker_connection(), triggers, replace=replace)
+        )
+
+    def _load_with(
+        self, connection: sqlite3.Connection, triggers: Iterable[Trigger], *, replace: bool
+    ) -> None:
+        with self._write(connection):
             if replace:
-                self._connection.execute("DELETE FROM triggers")
-                self._set_counter("count", 0)
-                self._set_counter("ties", 0)
+                connection.execute("DELETE FROM triggers")
+                self._set_counter("count", 0, connection)
+                self._set_counter("ties", 0, connection)
             counts = {"count": 0, "ties": 0, "triggers_version": 1}
             for trigger in triggers:
-                self._insert(self._connection, trigger, counts)
-            self._add_counts(self._connection, counts)
+                self._insert(connection, trigger, counts)
+            self._add_counts(connection, counts)
 
     def reset(self) -> None:
         with self._write():

@@ -487,3 +487,39 @@ def test_5_reads_of_a_large_store_answered_off_the_loop_are_the_same(
     stored = httpx.get(server.url("/__mock__/triggers"), timeout=120).json()["triggers"]
     assert config == [public_view(trigger) for trigger in stored]
     assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
+
+
+@pytest.mark.parametrize("store", ["memory", "database"])
+def test_5_a_large_seed_load_holds_requests_back_not_the_loop(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    server: MockServer = request.getfixturevalue(store)
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
+    seed = json.dumps(
+        [{**valid_body(name=f"s{index}"), "_id": f"seed{index:05d}"} for index in range(20_000)]
+    )
+    answers: list[httpx.Response] = []
+
+    def load() -> None:
+        answers.append(
+            httpx.post(
+                server.url("/__mock__/triggers?replace=true"), content=seed, headers=JSON_TYPE, timeout=300
+            )
+        )
+
+    loader = threading.Thread(target=load)
+    loader.start()
+    waits: list[float] = []
+    totals: list[int] = []
+    while loader.is_alive():
+        started = time.perf_counter()
+        assert raw_request(server, "GET", "/__mock__/health")[0] == 200
+        waits.append(time.perf_counter() - started)
+        listed = json.loads(raw_request(server, "GET", TRIGGERS_PATH, headers=server.auth("admin"))[2])
+        totals.append(int(listed["total"]))
+        time.sleep(0.01)
+    loader.join()
+    assert answers[0].json() == {"loaded": 20_000, "total": 20_000}
+    assert set(totals) <= {0, 20_000}, sorted(set(totals))[:5]  # never a half-loaded store
+    assert max(waits) < 1.0, max(waits)
+    assert httpx.post(server.url("/__mock__/reset"), json={}).status_code == 200
