@@ -13,7 +13,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
-from typing import NoReturn
 
 from contract_tests.options import add_to_argparse, options_from_values
 from contract_tests.report import ProgressPrinter, Results, markdown_report, summary_table, write_junit
@@ -24,14 +23,9 @@ EXIT_CONFORMANT, EXIT_DEVIATIONS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 PROG = "rc-triggers-conformance"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    # argparse exits with status 2 on a bad option, the usage exit status of both CLIs.
+    parser = argparse.ArgumentParser(
         prog=PROG,
         description="Check a Rocket.Chat server (or anything that claims to be one) against the Livechat "
         "Triggers contract: exact answers, state flows, authentication, permission and check order, "
@@ -110,6 +104,17 @@ def write_reports(results: Results, options: Options) -> None:
         options.report.write_text(markdown_report(results, options.base_url), encoding="utf-8")
 
 
+def _report_usage_error(arguments: argparse.Namespace, message: str) -> None:
+    # The reports a CI job collects exist on every exit, this one included: they say why nothing ran.
+    results = Results(stopped=f"usage error: {message}")
+    base_url = str(arguments.base_url or "")
+    if arguments.junit_xml is not None:
+        write_junit(results, arguments.junit_xml)
+    if arguments.report is not None:
+        arguments.report.parent.mkdir(parents=True, exist_ok=True)
+        arguments.report.write_text(markdown_report(results, base_url), encoding="utf-8")
+
+
 def _cleanup_only(options: Options, prefix: str) -> int:
     try:
         outcome = cleanup_prefix(options, prefix)
@@ -132,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_values(vars(arguments))
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        _report_usage_error(arguments, str(error))
         return EXIT_USAGE
     signal.signal(signal.SIGTERM, _terminate)
     if arguments.cleanup is not None:

@@ -13,16 +13,15 @@ combination of right, missing, empty and wrong.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-from spec.ajv import coerce_scalar, compile_schema
+from fuzz.mutations import accepts, deleted, replaced, resolve
+from spec.ajv import coerce_scalar
 from spec.contract import (
     LIST_QUERY_SCHEMA,
     POST_BODY_SCHEMA,
@@ -79,32 +78,6 @@ def _pointer(path: Path) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = resolve_pointer(contract_document(), schema["$ref"])
-    return schema
-
-
-def _replace(root: Any, path: Path, value: Any) -> Any:
-    if not path:
-        return copy.deepcopy(value)
-    root = copy.deepcopy(root)
-    node = root
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = copy.deepcopy(value)
-    return root
-
-
-def _delete(root: Any, path: Path) -> Any:
-    root = copy.deepcopy(root)
-    node = root
-    for part in path[:-1]:
-        node = node[part]
-    del node[path[-1]]
-    return root
-
-
 def _native(value: Any, json_type: str) -> bool:
     if json_type == "string":
         return isinstance(value, str)
@@ -119,9 +92,9 @@ def _native(value: Any, json_type: str) -> bool:
     return value is None
 
 
-def minimal_instance(schema: dict[str, Any]) -> Any:
+def minimal_instance(schema: Mapping[str, Any]) -> Any:
     """The smallest value ``schema`` accepts: required keys only, first enum value, first branch."""
-    schema = _resolve(schema)
+    schema = resolve(schema)
     if "oneOf" in schema:
         return minimal_instance(schema["oneOf"][0])
     if "enum" in schema:
@@ -135,20 +108,7 @@ def minimal_instance(schema: dict[str, Any]) -> Any:
     return {"string": "x", "number": 1, "integer": 1, "boolean": False}.get(str(kind))
 
 
-@cache
-def _accepts(schema_json: str) -> Any:
-    return compile_schema(
-        json.loads(schema_json),
-        coerce=True,
-        resolve_ref=lambda ref: resolve_pointer(contract_document(), ref),
-    )
-
-
-def _valid_for(schema: dict[str, Any], value: Any) -> bool:
-    return bool(_accepts(json.dumps(schema, sort_keys=True)).validate(copy.deepcopy(value)).valid)
-
-
-def _type_cases(schema: dict[str, Any], root: Any, path: Path) -> Iterator[Case]:
+def _type_cases(schema: Mapping[str, Any], root: Any, path: Path) -> Iterator[Case]:
     kind = schema.get("type")
     if kind is None:
         return
@@ -157,51 +117,51 @@ def _type_cases(schema: dict[str, Any], root: Any, path: Path) -> Iterator[Case]
         if _native(probe, str(kind)):
             continue
         if probe is None and schema.get("nullable"):
-            yield Case(f"{where}: null (nullable {kind})", _replace(root, path, probe))
+            yield Case(f"{where}: null (nullable {kind})", replaced(root, path, probe))
             continue
         coercible, _ = coerce_scalar(probe, str(kind)) if kind not in ("array", "object") else (False, None)
         how = "coerced" if coercible else "not coercible"
-        yield Case(f"{where}: {json.dumps(probe)} for {kind} ({how})", _replace(root, path, probe))
+        yield Case(f"{where}: {json.dumps(probe)} for {kind} ({how})", replaced(root, path, probe))
 
 
-def _walk(schema: dict[str, Any], instance: Any, root: Any, path: Path, out: list[Case]) -> None:
-    schema = _resolve(schema)
+def _walk(schema: Mapping[str, Any], instance: Any, root: Any, path: Path, out: list[Case]) -> None:
+    schema = resolve(schema)
     where = _pointer(path)
     if "oneOf" in schema:
         for number, branch in enumerate(schema["oneOf"]):
-            chosen = instance if _valid_for(branch, instance) else minimal_instance(branch)
-            branch_root = _replace(root, path, chosen)
+            chosen = instance if accepts(branch, instance) else minimal_instance(branch)
+            branch_root = replaced(root, path, chosen)
             out.append(Case(f"{where}: oneOf branch {number}", branch_root))
             _walk(branch, chosen, branch_root, path, out)
-        out.append(Case(f"{where}: matches no oneOf branch", _replace(root, path, {})))
+        out.append(Case(f"{where}: matches no oneOf branch", replaced(root, path, {})))
         return
     out.extend(_type_cases(schema, root, path))
     if "enum" in schema:
         out += [
-            Case(f"{where}: enum value {value!r}", _replace(root, path, value)) for value in schema["enum"]
+            Case(f"{where}: enum value {value!r}", replaced(root, path, value)) for value in schema["enum"]
         ]
-        out.append(Case(f"{where}: a value outside the enum", _replace(root, path, NOT_IN_ENUM)))
+        out.append(Case(f"{where}: a value outside the enum", replaced(root, path, NOT_IN_ENUM)))
     if schema.get("type") == "object" and isinstance(instance, dict):
         properties = schema.get("properties", {})
         for key in schema.get("required", ()):
             if key in instance:
-                out.append(Case(f"{where}: required {key!r} left out", _delete(root, (*path, key))))
+                out.append(Case(f"{where}: required {key!r} left out", deleted(root, (*path, key))))
         if schema.get("additionalProperties") is False:
-            out.append(Case(f"{where}: unknown key", _replace(root, (*path, UNKNOWN_KEY), "x")))
+            out.append(Case(f"{where}: unknown key", replaced(root, (*path, UNKNOWN_KEY), "x")))
         for key, subschema in properties.items():
             if key in instance:
                 _walk(subschema, instance[key], root, (*path, key), out)
             else:
                 # An optional key: sent once with its smallest value, then walked like the others.
                 value = minimal_instance(subschema)
-                with_key = _replace(root, (*path, key), value)
+                with_key = replaced(root, (*path, key), value)
                 out.append(Case(f"{where}: optional {key!r} given", with_key))
                 _walk(subschema, value, with_key, (*path, key), out)
     if schema.get("type") == "array" and isinstance(instance, list):
         minimum = schema.get("minItems", 0)
         if minimum > 0:
             fewer = instance[: minimum - 1]
-            out.append(Case(f"{where}: {len(fewer)} items, fewer than minItems", _replace(root, path, fewer)))
+            out.append(Case(f"{where}: {len(fewer)} items, fewer than minItems", replaced(root, path, fewer)))
         if instance:
             _walk(schema["items"], instance[0], root, (*path, 0), out)
 

@@ -153,6 +153,7 @@ class Runner:
         self._state_lock = threading.RLock()
         self._writes = 0
         self._stop = threading.Event()
+        self._observed_state = False
         self.stop_kind = ""
         """Why the run ended early: ``usage``, ``connection``, ``time``, ``interrupted`` or ``deviation``
         (empty: it did not)."""
@@ -607,41 +608,52 @@ class Runner:
             reserve = min(60.0, max_time / 4)
             self.transport.deadline = self.results.started + max_time - reserve
             self.transport.deadline_reason = f"--max-time {max_time:g} s reached (checks stopped)"
-        observed_state = False
         try:
             try:
-                seen = self.preflight()
-                if self.options.profile == "auto":
-                    self.detect_profile()
-                else:
-                    self.results.notice(
-                        f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
-                    )
-                self.results.profile = self.profile.name
-                if seen[0][1].status != 200:
-                    self.check_preflight(seen)  # records the deviation and stops
-                self.observe_initial()
-                self.check_preflight(seen)  # now that the stored triggers are known
-                observed_state = True
-                from contract_tests.families import run_all
-
-                run_all(self)
-            except UsageError as error:
-                self._stopped(str(error), "usage")
-            except RateLimitExhausted as error:
-                self._stopped(str(error), "connection")
-            except ConnectionFailed as error:
-                self._stopped(f"lost the connection to the server: {error}", "connection")
-            except Stopped as stop:
-                self._stopped(stop.reason, stop.kind)
-            except KeyboardInterrupt:
+                self._checks()
+            except KeyboardInterrupt:  # a second interrupt while the first was being handled
                 self._stopped("interrupted (Ctrl-C or SIGTERM)", "interrupted")
-            if observed_state or self.model.own:
-                self._cleanup_within_time()
+            if self._observed_state or self.model.own:
+                try:
+                    self._cleanup_within_time()
+                except KeyboardInterrupt:
+                    # Interrupted again before the cleanup's own handling began: start it once more,
+                    # deaf to further interrupts, so that what is left is still accounted for.
+                    _ignore_interrupts()
+                    self._cleanup_within_time()
         finally:
             self.transport.close()
         self.results.profile = self.results.profile or self.profile.name
         return self.results
+
+    def _checks(self) -> None:
+        try:
+            seen = self.preflight()
+            if self.options.profile == "auto":
+                self.detect_profile()
+            else:
+                self.results.notice(
+                    f"profile: {self.profile.name} (Rocket.Chat {self.profile.releases}), as given"
+                )
+            self.results.profile = self.profile.name
+            if seen[0][1].status != 200:
+                self.check_preflight(seen)  # records the deviation and stops
+            self.observe_initial()
+            self._observed_state = True
+            self.check_preflight(seen)  # now that the stored triggers are known
+            from contract_tests.families import run_all
+
+            run_all(self)
+        except UsageError as error:
+            self._stopped(str(error), "usage")
+        except RateLimitExhausted as error:
+            self._stopped(str(error), "connection")
+        except ConnectionFailed as error:
+            self._stopped(f"lost the connection to the server: {error}", "connection")
+        except Stopped as stop:
+            self._stopped(stop.reason, stop.kind)
+        except KeyboardInterrupt:
+            self._stopped("interrupted (Ctrl-C or SIGTERM)", "interrupted")
 
     def _stopped(self, reason: str, kind: str) -> None:
         self._stop.set()

@@ -38,8 +38,11 @@ __all__ = [
     "KINDS",
     "Edit",
     "Site",
+    "accepts",
     "accepts_type",
+    "deleted",
     "edits",
+    "replaced",
     "resolve",
     "schema_types",
     "sites",
@@ -115,17 +118,34 @@ class Site:
 
 
 @cache
-def _branch_validator(branch_json: str) -> Callable[[Any], bool]:
+def _validator(schema_json: str) -> Callable[[Any], bool]:
+    document = contract_document()
     validator = compile_schema(
-        json.loads(branch_json),
-        coerce=True,
-        resolve_ref=lambda ref: resolve_pointer(contract_document(), ref),
+        json.loads(schema_json), coerce=True, resolve_ref=lambda ref: resolve_pointer(document, ref)
     )
     return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
 
 
-def _branch_matches(branch: Mapping[str, Any], value: Any) -> bool:
-    return _branch_validator(json.dumps(branch, sort_keys=True))(value)
+def accepts(schema: Mapping[str, Any], value: Any) -> bool:
+    """Whether ``schema`` (a subschema of the contract) accepts ``value`` as the server's ajv would,
+    coercion included; ``value`` itself is left as it is."""
+    return _validator(json.dumps(schema, sort_keys=True))(value)
+
+
+def replaced(root: Any, path: Path, value: Any) -> Any:
+    """A deep copy of ``root`` with (a copy of) ``value`` under ``path``; a missing last key is added."""
+    if not path:
+        return copy.deepcopy(value)
+    edited = copy.deepcopy(root)
+    _at(edited, path[:-1])[path[-1]] = copy.deepcopy(value)
+    return edited
+
+
+def deleted(root: Any, path: Path) -> Any:
+    """A deep copy of ``root`` without the node under ``path``."""
+    edited = copy.deepcopy(root)
+    del _at(edited, path[:-1])[path[-1]]
+    return edited
 
 
 def sites(instance: Any, schema: Mapping[str, Any], path: Path = ()) -> Iterator[Site]:
@@ -135,7 +155,7 @@ def sites(instance: Any, schema: Mapping[str, Any], path: Path = ()) -> Iterator
     yield Site(path, schema, instance)
     if "oneOf" in schema:
         for branch in schema["oneOf"]:
-            if _branch_matches(branch, instance):
+            if accepts(branch, instance):
                 yield from sites(instance, branch, path)
                 break
         return
@@ -172,33 +192,15 @@ def _at(instance: Any, path: Path) -> Any:
 
 
 def _setter(path: Path) -> Callable[[Any, Any], Any]:
-    def apply(instance: Any, value: Any) -> Any:
-        edited = copy.deepcopy(instance)
-        if not path:
-            return value
-        _at(edited, path[:-1])[path[-1]] = value
-        return edited
-
-    return apply
+    return lambda instance, value: replaced(instance, path, value)
 
 
 def _deleter(path: Path, key: str) -> Callable[[Any, Any], Any]:
-    def apply(instance: Any, value: Any) -> Any:
-        edited = copy.deepcopy(instance)
-        del _at(edited, path)[key]
-        return edited
-
-    return apply
+    return lambda instance, value: deleted(instance, (*path, key))
 
 
 def _adder(path: Path) -> Callable[[Any, Any], Any]:
-    def apply(instance: Any, value: Any) -> Any:
-        key, item = value
-        edited = copy.deepcopy(instance)
-        _at(edited, path)[key] = item
-        return edited
-
-    return apply
+    return lambda instance, value: replaced(instance, (*path, value[0]), value[1])
 
 
 def _truncater(path: Path, size: int) -> Callable[[Any, Any], Any]:
@@ -272,7 +274,7 @@ def _one_of_edits(site: Site) -> Iterator[Edit]:
     branches = site.schema.get("oneOf")
     if not branches or not isinstance(site.value, dict):
         return
-    matched = next((branch for branch in branches if _branch_matches(branch, site.value)), None)
+    matched = next((branch for branch in branches if accepts(branch, site.value)), None)
     if matched is None:
         return
     own = _discriminators(matched)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from mock_server.guard import is_loopback
 from mock_server.lifeline import mark_supervisor
@@ -42,14 +42,9 @@ from spec.triggers import SeedError
 EXIT_BAD_USAGE = 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    # argparse exits with status 2 on a bad option, the usage exit status of both CLIs.
+    parser = argparse.ArgumentParser(
         prog="rc-triggers-mock",
         description="A stand-in for Rocket.Chat's Livechat Triggers REST API that answers exactly like "
         "the real server (status codes, bodies byte for byte, coercion, check order, state).",

@@ -147,8 +147,9 @@ def test_usage_connection_credentials_and_not_this_api_exit_2(mock: MockServer, 
     assert "Stopped early: cannot reach" in report.read_text()  # reports on exit 2 too
     wrong = conformance(mock.base_url, "--user-id", "admin-id", "--auth-token", "wrong")
     assert wrong.returncode == 2 and "401" in wrong.stderr
-    missing = conformance(mock.base_url)
+    missing = conformance(mock.base_url, "--report", str(report))
     assert missing.returncode == 2 and "--user-id" in missing.stderr
+    assert "Stopped early: usage error: --user-id and --auth-token are required" in report.read_text()
     elsewhere = conformance(mock.url("/__mock__"), *CREDENTIALS)
     assert elsewhere.returncode == 2 and "no Livechat Triggers API" in elsewhere.stderr
     bad_prefix = conformance(mock.base_url, *CREDENTIALS, "--cleanup", "a")
