@@ -108,7 +108,7 @@ class _Exchange:
     """X-Request-Id and CORS headers, added to whatever the answer is."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and a frozen __init__ costs twice
 class _Reply:
     """What the dispatcher decided to answer; ``_respond`` writes it, logs it and journals it."""
 

@@ -125,7 +125,7 @@ class MockService:
         new_id = (
             format(_ids.getrandbits(96), "024x") if ids.kind == "random" else format(ids.start + n, "024x")
         )
-        return Environment(now_ms=now_ms, new_trigger_id=new_id)
+        return Environment(now_ms, new_id)
 
     def _prediction(self, request: Request) -> Callable[[StateView], tuple[Outcome, Sequence[Change]]]:
         profile = self.profile()
