@@ -357,7 +357,7 @@ def _c_stringify(value: dict[str, Any] | list[Any]) -> str:
         or (("N" in text or "I" in text) and ("NaN" in text or "Infinity" in text))
     ):
         return _stringify_recursive(value)
-    if ".0" in text:
+    if _INTEGRAL_FLOAT.search(text) is not None:  # not ".000Z" of a timestamp: a number token
         rewritten = _rewrite_integral_floats(text)
         if rewritten is None:
             return _stringify_recursive(value)
