@@ -412,6 +412,9 @@ def _escape_surrogate(match: re.Match[str]) -> str:
 def _stringify_recursive(value: Any) -> str:
     # The common case, about twice as fast as the explicit stack of _stringify_exact.
     kind = type(value)
+    if kind is JsonText:  # first: a list answer holds many
+        text: str = value.text
+        return text
     if kind is str:
         return _quote(value)
     if kind is dict:
@@ -422,9 +425,6 @@ def _stringify_recursive(value: Any) -> str:
         )
     if kind is list:
         return "[" + ",".join([_stringify_recursive(item) for item in value]) + "]"
-    if kind is JsonText:
-        text: str = value.text
-        return text
     if kind is float:
         if value.is_integer() and -_SAFE_INTEGER < value < _SAFE_INTEGER:
             return str(int(value))
