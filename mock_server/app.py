@@ -263,8 +263,8 @@ class PredictorMiddleware:
             origin,
             headers,
             header,
+            [(b"x-request-id", request_id.encode("latin-1"))],
         )
-        exchange.extra_headers.append((b"x-request-id", request_id.encode("latin-1")))
         if origin is not None:
             exchange.extra_headers += self.encode(self.cors.response_headers(origin))
         return exchange
