@@ -350,7 +350,9 @@ class MemoryStore:
     def _presorted(self) -> tuple[Sequence[Trigger], bool] | None:
         if not self._order_ok:
             return None
-        order, rows = list(self._order), self._rows
+        # No copy of the index (190 µs at 50,000 triggers): spec.predict reads the page in the same
+        # call, with no write in between (on the loop, or in a forked child's own copy of the store).
+        order, rows = self._order, self._rows
 
         def read(start: int, length: int) -> list[Trigger]:
             return [_parse(rows[row]) for _, row in order[start : start + length]]
