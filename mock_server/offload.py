@@ -54,9 +54,13 @@ class ChildError(Exception):
         self.text = text
 
 
-def _vm_size() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * resource.getpagesize()
+def _vm_size() -> int | None:
+    """This process's address space in bytes; ``None`` where /proc is missing (no limit then)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:
+        return None
 
 
 class Offloader:
@@ -82,7 +86,8 @@ class Offloader:
 
     def _fork(self, work: Callable[[], T]) -> tuple[str, Any]:
         read_end, write_end = os.pipe()
-        limit = _vm_size() + self.budget_bytes
+        size = _vm_size()
+        limit = resource.RLIM_INFINITY if size is None else size + self.budget_bytes
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork in a threaded process
             pid = os.fork()
