@@ -102,7 +102,10 @@ def parse_user(text: str) -> User:
     return User(user_id=parts[0], token=parts[1], permissions=frozenset(permissions))
 
 
-_ORIGIN = re.compile(r"\*|null|(https?)://([A-Za-z0-9.\-\[\]:]+?|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?")
+# A host is a name, an IPv6 literal in brackets (the only place a ':' may stand) or '*.' and a domain.
+_ORIGIN = re.compile(
+    r"\*|null|(https?)://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]|\*\.[A-Za-z0-9.\-]+)(:(\d+|\*))?"
+)
 
 
 def check_cors_origin(origin: str) -> str:

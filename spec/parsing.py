@@ -166,12 +166,14 @@ def _qs_merge(target: Any, source: Any) -> Any:
         return [target, *source] if isinstance(source, list) else [target, source]
     if isinstance(target, list) and isinstance(source, list):
         for index, item in enumerate(source):
+            if item is _HOLE:
+                continue  # forEach skips the holes of a sparse array
             if index < len(target) and target[index] is not _HOLE:
                 if isinstance(target[index], (dict, list)) and isinstance(item, (dict, list)):
                     target[index] = _qs_merge(target[index], item)
                 else:
                     target.append(item)
-            elif item is not _HOLE:
+            else:
                 target.extend([_HOLE] * (index + 1 - len(target)))
                 target[index] = item
         return target

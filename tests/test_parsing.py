@@ -66,6 +66,8 @@ from spec.parsing import parse_query
         ("a[]=1&a=2&a[x]=3", {"a": {"0": "1", "1": "2", "x": "3"}}),
         ("a[b][c][d][e][f][g][h]=1", {"a": {"b": {"c": {"d": {"e": {"f": {"[g][h]": "1"}}}}}}}),
         ("a[b]=1&a=", {"a": {"b": "1"}}),
+        # merging lists skips the holes of a sparse one, as Array.prototype.forEach does
+        ("a=x&a=y&a[][1][0]=z", {"a": ["x", "y", ["z"]]}),
     ],
 )
 def test_parse_query_reads_as_qs_does(query: str, parsed: dict[str, Any]) -> None:

@@ -49,7 +49,7 @@ _pairs = st.tuples(_keys, st.one_of(st.none(), st.sampled_from(VALUES))).map(
 )
 _queries = st.lists(_pairs, max_size=6).map("&".join)
 
-COUNT = 4000
+COUNT = 6000
 
 
 def _generated() -> list[str]:
