@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mock_server.app import tune_garbage_collector
 from mock_server.cli import _uvicorn_config
-from spec.predict import JSON_HEADERS, TRIGGERS_PATH
+from spec.predict import JSON_HEADERS
+from spec.routes import TRIGGERS_PATH
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -1,6 +1,7 @@
 """CPU µs per request of the mock's ASGI app driven in process, next to the ceiling's and spec.predict alone.
 
     .venv/bin/python bench/inprocess.py [--number 3000] [--profile post-invalid] [--top 25]
+    .venv/bin/python bench/inprocess.py --after-posts 50000   # GET list after 50,000 valid POSTs
 
 No sockets and no uvicorn: each request is one call of the ASGI app with a prepared scope and a
 ``receive`` that hands over the body, so the figures are what the app itself costs per request,
@@ -147,6 +148,25 @@ def predict_cpu_us(scenario: run.Scenario, number: int, repeat: int) -> tuple[in
     return status, best
 
 
+async def list_after_posts(seed_file: Path, options: argparse.Namespace) -> None:
+    """GET list on a mock that first answered ``--after-posts`` valid POSTs (the store's own growth)."""
+    by_key = {scenario.key: scenario for scenario in run.scenarios()}
+    post, listing = by_key["post-valid"], by_key["get-list"]
+    app = mock_app(seed_file)
+    scope, body = http_scope(post), post.body or b""
+    page_posts = 40  # with the 10 seeded triggers: one full page of 50, the most a list renders
+    for _ in range(page_posts):
+        assert await call(app, scope, body) == 200
+    _, page_us = await app_cpu_us(app, listing, options.number, options.repeat)
+    for _ in range(options.after_posts - page_posts):
+        assert await call(app, scope, body) == 200
+    status, after_us = await app_cpu_us(app, listing, options.number, options.repeat)
+    print(
+        f"\nGET list (a full page of 50, default sort), mock µs: {page_us:.1f} after {page_posts} valid "
+        f"POSTs (50 stored), {after_us:.1f} after {options.after_posts:,} (answer {status})"
+    )
+
+
 async def main_async(options: argparse.Namespace, seed_file: Path) -> None:
     print("| scenario | mock µs | ceiling (raw ASGI) µs | predict µs | mock - predict µs | answers |")
     print("|---|---|---|---|---|---|")
@@ -162,6 +182,8 @@ async def main_async(options: argparse.Namespace, seed_file: Path) -> None:
             f"| {scenario.title} | {mock_us:.1f} | {ceiling_us:.1f} | {predict_us:.1f} | "
             f"{mock_us - predict_us:.1f} | {mock_status}/{ceiling_status}/{predict_status} |"
         )
+    if options.after_posts:
+        await list_after_posts(seed_file, options)
     if options.profile:
         scenario = next(s for s in run.scenarios() if s.key == options.profile)
         app = mock_app(seed_file)
@@ -180,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=3000, help="requests per round (default 3000)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is shown (default 3)")
     parser.add_argument("--profile", choices=[s.key for s in run.scenarios()], help="cProfile the mock")
+    parser.add_argument(
+        "--after-posts", type=int, default=0, help="also: GET list after this many valid POSTs (e.g. 50000)"
+    )
     parser.add_argument("--top", type=int, default=25, help="functions shown by --profile (default 25)")
     options = parser.parse_args(argv)
     print(

@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import run  # bench/run.py: the scenarios' bodies and the stored triggers
 
+from mock_server.stores import MemoryStore
 from spec.contract import list_query_validator, post_body_validator
-from spec.jsvalues import parse_json, stringify, to_js_value
+from spec.jsvalues import JsonText, parse_json, stringify, to_js_value
 from spec.model import Request, State, User
 from spec.parsing import parse_query
 from spec.predict import Environment, predict
@@ -86,6 +87,13 @@ def cases() -> list[tuple[str, Callable[[], object]]]:
             }
         ]
 
+    # The mock's in-memory store keeps each trigger as stringify's text and lists a page by copying it.
+    store = MemoryStore((admin,), journal_size=10)
+    store.load(state.triggers, replace=False)
+    assert predict(requests["get-list"], store, profile, env).answer == answers["get-list"]
+    texts = {**list_value, "triggers": [JsonText(stringify(t)) for t in list_value["triggers"]]}
+    assert stringify(texts) == stringify(list_value)
+
     return [
         ("parse_json: valid POST body", lambda: parse_json(valid_text)),
         ("parse_json: invalid POST body", lambda: parse_json(invalid_text)),
@@ -100,9 +108,14 @@ def cases() -> list[tuple[str, Callable[[], object]]]:
         ("stringify: invalid POST answer", lambda: stringify(invalid_answer)),
         ("stringify: GET list answer (10 triggers)", lambda: stringify(list_value)),
         ("stringify: GET list, serviceTimeout numbers", lambda: stringify(timed)),
+        ("stringify: GET list answer, triggers as JsonText", lambda: stringify(texts)),
         ("predict: valid POST", lambda: predict(requests["post-valid"], state, profile, env)),
         ("predict: invalid POST", lambda: predict(requests["post-invalid"], state, profile, env)),
         ("predict: GET list (10 stored)", lambda: predict(requests["get-list"], state, profile, env)),
+        (
+            "predict: GET list (10 stored, MemoryStore: texts)",
+            lambda: predict(requests["get-list"], store, profile, env),
+        ),
     ]
 
 

@@ -108,7 +108,7 @@ class _Exchange:
     """X-Request-Id and CORS headers, added to whatever the answer is."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per request, and a frozen __init__ costs twice
 class _Reply:
     """What the dispatcher decided to answer; ``_respond`` writes it, logs it and journals it."""
 
@@ -174,18 +174,23 @@ class _EncodedHeaders:
     saves work on every request (the cache is bounded: rate-limit headers carry a timestamp)."""
 
     def __init__(self, size: int = 256) -> None:
-        self._cache: dict[Headers, list[tuple[bytes, bytes]]] = {}
+        self._cache: dict[Headers, tuple[list[tuple[bytes, bytes]], bool]] = {}
         self._size = size
 
     def __call__(self, headers: Headers) -> list[tuple[bytes, bytes]]:
-        encoded = self._cache.get(headers)
-        if encoded is None:
+        return self.with_length(headers)[0]
+
+    def with_length(self, headers: Headers) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """The encoded headers, and whether they include ``content-length``."""
+        found = self._cache.get(headers)
+        if found is None:
             # latin-1 is HTTP's own header encoding; the contract only produces ASCII anyway.
             encoded = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+            found = encoded, any(name == _B_CONTENT_LENGTH for name, _ in encoded)
             if len(self._cache) >= self._size:
                 self._cache.clear()
-            self._cache[headers] = encoded
-        return encoded
+            self._cache[headers] = found
+        return found
 
 
 class PredictorMiddleware:
@@ -237,7 +242,8 @@ class PredictorMiddleware:
     def _exchange(self, scope: Scope) -> _Exchange:
         # The raw path as sent (still percent-encoded): the contract decodes it like Express would.
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        raw_headers = scope["headers"]
+        headers = tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers])
         header = {name.lower(): value for name, value in reversed(headers)}  # first value wins
         client_id = header.get(REQUEST_ID_HEADER)
         request_id = (
@@ -257,8 +263,8 @@ class PredictorMiddleware:
             origin,
             headers,
             header,
+            [(b"x-request-id", request_id.encode("latin-1"))],
         )
-        exchange.extra_headers.append((b"x-request-id", request_id.encode("latin-1")))
         if origin is not None:
             exchange.extra_headers += self.encode(self.cors.response_headers(origin))
         return exchange
@@ -299,7 +305,8 @@ class PredictorMiddleware:
         )
 
     async def _api(self, request: Request) -> _Reply:
-        await self.service.through_gate()
+        if not self.service.gate.is_set():  # rare: no coroutine for the common case
+            await self.service.through_gate()
         try:
             if self.service.is_heavy(request):
                 outcome = await self.service.answer_offloaded(request)
@@ -399,8 +406,9 @@ class PredictorMiddleware:
         if reply.delay is not None:
             low, high = reply.delay
             await asyncio.sleep(random.uniform(low, high))
-        headers = [*self.encode(reply.headers), *exchange.extra_headers]
-        if not any(name == _B_CONTENT_LENGTH for name, _ in headers):
+        encoded, has_length = self.encode.with_length(reply.headers)
+        headers = [*encoded, *exchange.extra_headers]  # the request id and CORS: never a length
+        if not has_length:
             headers.append((_B_CONTENT_LENGTH, str(len(reply.body)).encode()))
         if reply.close:
             headers.append(_B_CONNECTION_CLOSE)

@@ -498,16 +498,8 @@ class MockService:
         operation: str,
         started: float,
     ) -> JournalEntry:
-        entry = JournalEntry(
-            request_id=request_id,
-            at=time.time(),
-            method=method,
-            path=path,
-            query=query,
-            status=status,
-            operation=operation,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        )
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        entry = JournalEntry(request_id, time.time(), method, path, query, status, operation, duration_ms)
         try:
             self.store.record(entry)
         except (sqlite3.Error, OSError) as error:  # the journal is a diagnostic: the answer stands

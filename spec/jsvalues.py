@@ -17,6 +17,7 @@ from spec.model import JsonValue
 
 __all__ = [
     "JsonSyntaxError",
+    "JsonText",
     "js_number_to_string",
     "js_parse_int",
     "js_string_to_number",
@@ -257,19 +258,53 @@ def _parse_deep(text: str) -> JsonValue:
 _SAFE_INTEGER = 2.0**53
 
 
+class JsonText:
+    """A JSON value that ``stringify`` has already written: ``stringify`` copies ``text`` verbatim.
+
+    For text that ``stringify`` wrote (a store keeps each trigger so), wherever the value stands
+    ``stringify`` writes the same bytes as for the value itself, and ``value()`` is that value
+    again (``parse_json`` of the text). It saves writing the same stored trigger again for every list.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def value(self) -> JsonValue:
+        return parse_json(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonText) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return f"JsonText({self.text!r})"
+
+
+class _HasText(Exception):
+    """Raised by the C encoder's ``default``: the value holds a ``JsonText``, which only the Python
+    paths copy."""
+
+
 def stringify(value: Any) -> str:
     """``JSON.stringify(value)`` for JSON values (ints are accepted and written as JavaScript would).
 
     Objects and arrays go through the C encoder of the ``json`` module, whose output differs from
     JavaScript's only in number tokens (``5.0``, ``1e+16``, ``1e-05``, ``-0.0``, ``NaN``, ``Infinity``,
     integers beyond 2**53) and in lone surrogates, which it leaves raw; both are rewritten in its
-    output (see ``_c_stringify``). Keys must be strings, as in any JSON value.
+    output (see ``_c_stringify``). Keys must be strings, as in any JSON value. A ``JsonText`` is
+    written as its text.
     """
     kind = type(value)
     # Small objects (the error and success answers) are cheaper to write in Python than to check.
     if (kind is dict and len(value) > 3) or kind is list:
         try:
             return _c_stringify(value)
+        except _HasText:
+            pass  # the recursive path below copies the text
         except (RecursionError, ValueError):  # deep nesting; an int too long for int.__repr__
             return _stringify_exact(value)
     try:
@@ -279,6 +314,8 @@ def stringify(value: Any) -> str:
 
 
 def _unsupported(value: Any) -> Any:
+    if type(value) is JsonText:
+        raise _HasText
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
@@ -320,7 +357,7 @@ def _c_stringify(value: dict[str, Any] | list[Any]) -> str:
         or (("N" in text or "I" in text) and ("NaN" in text or "Infinity" in text))
     ):
         return _stringify_recursive(value)
-    if ".0" in text:
+    if _INTEGRAL_FLOAT.search(text) is not None:  # not ".000Z" of a timestamp: a number token
         rewritten = _rewrite_integral_floats(text)
         if rewritten is None:
             return _stringify_recursive(value)
@@ -375,6 +412,9 @@ def _escape_surrogate(match: re.Match[str]) -> str:
 def _stringify_recursive(value: Any) -> str:
     # The common case, about twice as fast as the explicit stack of _stringify_exact.
     kind = type(value)
+    if kind is JsonText:  # first: a list answer holds many
+        text: str = value.text
+        return text
     if kind is str:
         return _quote(value)
     if kind is dict:
@@ -404,7 +444,7 @@ def _stringify_exact(value: Any) -> str:
     pending: list[Any] = [value]
     while pending:
         item = pending.pop()
-        if type(item) is _Token:
+        if type(item) is _Token or type(item) is JsonText:
             emit(item.text)
         elif item is None:
             emit("null")

@@ -47,6 +47,18 @@ def header_value(headers: Headers, name: str) -> str | None:
     return ", ".join(values)
 
 
+def header_lookup(headers: Headers) -> dict[str, str]:
+    """Every header as ``header_value`` gives it, by lower-case name (Node's ``req.headers``)."""
+    found: dict[str, str] = {}
+    for key, value in headers:
+        name = key.lower()
+        if name not in found:
+            found[name] = value
+        elif name not in _SINGLE_VALUE_HEADERS:
+            found[name] += ", " + value
+    return found
+
+
 @dataclass(frozen=True)
 class Request:
     """An HTTP request as it reaches the server, before any parsing."""
@@ -59,7 +71,13 @@ class Request:
     client_address: str = "127.0.0.1"
 
     def header(self, name: str) -> str | None:
-        return header_value(self.headers, name)
+        # The lookup is built on first use, once per request (the contract reads several headers of
+        # each); kept beside the fields, so equality, hashing and ``replace`` never see it.
+        lookup: dict[str, str] | None = self.__dict__.get("_by_name")
+        if lookup is None:
+            lookup = header_lookup(self.headers)
+            object.__setattr__(self, "_by_name", lookup)
+        return lookup.get(name.lower())
 
 
 @dataclass(frozen=True)

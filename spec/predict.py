@@ -26,7 +26,14 @@ from spec.headers import (
     TEXT_PLAIN_HEADERS,
     USER_ID_HEADER,
 )
-from spec.jsvalues import JsonSyntaxError, js_number_to_string, js_parse_int, parse_json, stringify
+from spec.jsvalues import (
+    JsonSyntaxError,
+    JsonText,
+    js_number_to_string,
+    js_parse_int,
+    parse_json,
+    stringify,
+)
 from spec.model import (
     Answer,
     Change,
@@ -439,13 +446,22 @@ def list_triggers(query: dict[str, JsonValue], stored: Sequence[Trigger]) -> Ans
         inferred.append("sort-order")
     return success(
         {
-            "triggers": list(page),
+            "triggers": _listed(page),
             "count": float(len(page)),
             "offset": offset,
             "total": float(len(stored)),
         },
         inferred=sorted(set(inferred)),
     )
+
+
+def _listed(page: Sequence[Trigger]) -> list[Any]:
+    """The page's triggers for the answer body. Optional hook: a store's page may hand them over as
+    the text ``stringify`` writes for each (``spec.jsvalues.JsonText``, copied into the body), instead
+    of as values that would be written again on every list."""
+    texts = getattr(page, "as_json_texts", None)
+    listed: list[JsonText] | None = texts() if texts is not None else None
+    return list(page) if listed is None else listed
 
 
 # -- MongoDB sort order -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from spec.jsvalues import (
     JsonSyntaxError,
+    JsonText,
     _c_stringify,
     _parse_exact,
     _stringify_exact,
@@ -181,6 +182,39 @@ def test_stringify_fast_path_equals_the_exact_encoder(value: Any) -> None:
 )  # fmt: skip
 def test_stringify_fast_path_on_the_cases_it_rewrites(value: Any) -> None:
     assert stringify(value) == _stringify_exact(value)
+
+
+_WRAPPERS = (
+    lambda v: v,
+    lambda v: [v, 1.0],
+    lambda v: {"a": v, "b": 2.0, "c": None, "d": "x:1.0,", "e": [v, v]},  # large: the C encoder first
+    lambda v: {"triggers": [v, v, v], "count": 3.0},
+)
+
+
+@settings(max_examples=1_500, derandomize=True, database=None, deadline=None)
+@given(_stringify_values, st.sampled_from(range(len(_WRAPPERS))))
+def test_json_text_is_written_as_the_value_it_was_written_from(value: Any, where: int) -> None:
+    wrap = _WRAPPERS[where]
+    text = JsonText(stringify(value))
+    expected = stringify(wrap(value))
+    assert stringify(wrap(text)) == expected
+    assert _stringify_exact(wrap(text)) == expected
+    # Its value is JSON.parse of the text: for a value as JSON.parse gives it (a store's trigger),
+    # that value again.
+    parsed = parse_json(stringify(value))
+    stored = JsonText(stringify(parsed))
+    assert stored.value() == parsed
+    assert stringify(stored.value()) == stored.text
+
+
+def test_json_text_deeper_than_the_recursion_limit() -> None:
+    text = JsonText('{"a":[1,"\\ud800"]}')
+    nested: Any = text
+    for _ in range(5_000):
+        nested = [nested]
+    assert stringify(nested) == "[" * 5_000 + text.text + "]" * 5_000
+    assert stringify({"x": text, "y": [nested]}) == '{"x":' + text.text + ',"y":[' + stringify(nested) + "]}"
 
 
 def test_stringify_rejects_what_is_not_json() -> None:

@@ -23,6 +23,7 @@ from mock_server.app import create_app
 from mock_server.service import MockService
 from mock_server.settings import MockSettings
 from mock_server.stores import MemoryStore, Overtaken, SqliteStore, Store
+from spec.jsvalues import stringify
 from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, Trigger, UpdateTrigger, User
 from spec.predict import DEFAULT_SORT, Environment, Outcome, predict, sort_triggers
 from spec.profiles import Profile
@@ -150,6 +151,12 @@ def test_the_index_gives_exactly_spec_predicts_order_and_ties(tmp_path: Path, ki
             found = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
             assert found is not None
             page, tied = found
+            # The memory store hands a page over as the text stringify writes for each trigger.
+            texts = page[3:8].as_json_texts()
+            if kind == "memory":
+                assert [text.text for text in texts] == [stringify(t) for t in expected[3:8]]
+            else:
+                assert texts is None
             assert (list(page), tied) == (expected, expected_tied)
             assert list(page[3:8]) == expected[3:8]
             public = [t for t in view.all_triggers() if t.get("enabled") is True]
