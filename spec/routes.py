@@ -146,6 +146,23 @@ def _match_widget_route(method: str, path: str) -> Route | None:
     return None
 
 
+def _match_trigger_route(method: str, segment: str) -> Route | None:
+    """``livechat/triggers/:_id`` and ``livechat/triggers/:_id/external-service/call``."""
+    if segment.endswith("/" + EXTERNAL_SERVICE_SEGMENT):
+        trigger_segment = segment[: -len(EXTERNAL_SERVICE_SEGMENT) - 1]
+        if not trigger_segment or "/" in trigger_segment or method != "POST":
+            return None
+        return Route(CALL_EXTERNAL_SERVICE, EXTERNAL_SERVICE_CALL_ROUTE, unquote(trigger_segment))
+    if not segment or "/" in segment:
+        return None
+    trigger_id = unquote(segment)
+    if method == "GET":
+        return Route("get_trigger", TRIGGER_PATH, trigger_id)
+    if method == "DELETE":
+        return Route("delete_trigger", TRIGGER_PATH, trigger_id)
+    return None
+
+
 RESTIVUS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 """The order in which Restivus lists a route's methods in ``Allow`` (its ``availableMethods``)."""
 
@@ -165,20 +182,7 @@ def match_route(method: str, path: str) -> Route | None:
     if path == EXTERNAL_SERVICE_TEST_PATH:
         return Route(TEST_EXTERNAL_SERVICE, EXTERNAL_SERVICE_TEST_PATH) if method == "POST" else None
     if path.startswith(TRIGGERS_PATH + "/"):
-        segment = path[len(TRIGGERS_PATH) + 1 :]
-        if segment.endswith("/" + EXTERNAL_SERVICE_SEGMENT):
-            trigger_segment = segment[: -len(EXTERNAL_SERVICE_SEGMENT) - 1]
-            if not trigger_segment or "/" in trigger_segment or method != "POST":
-                return None
-            return Route(CALL_EXTERNAL_SERVICE, EXTERNAL_SERVICE_CALL_ROUTE, unquote(trigger_segment))
-        if not segment or "/" in segment:
-            return None
-        trigger_id = unquote(segment)
-        if method == "GET":
-            return Route("get_trigger", TRIGGER_PATH, trigger_id)
-        if method == "DELETE":
-            return Route("delete_trigger", TRIGGER_PATH, trigger_id)
-        return None
+        return _match_trigger_route(method, path[len(TRIGGERS_PATH) + 1 :])
     if path == CONFIG_PATH and method == "GET":
         return Route("public_config", CONFIG_PATH)
     if path.startswith(LIVECHAT_PREFIX):
