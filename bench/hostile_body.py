@@ -17,31 +17,23 @@ import argparse
 import contextlib
 import http.client
 import shlex
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mockproc import mock, rss_kib  # noqa: E402
+
 from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER  # noqa: E402
-from spec.permissions import ADMIN_PERMISSIONS  # noqa: E402
 from spec.routes import TRIGGERS_PATH  # noqa: E402
 
 USER_ID, TOKEN = "hostile-admin", "hostile-token"
 AUTH = {USER_ID_HEADER: USER_ID, AUTH_TOKEN_HEADER: TOKEN}
-
-
-def rss_kib(pid: int) -> int:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def children(pid: int) -> list[int]:
@@ -50,41 +42,6 @@ def children(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
     return found
-
-
-@contextlib.contextmanager
-def mock(arguments: Sequence[str]) -> Iterator[tuple[int, int]]:
-    work = Path(tempfile.mkdtemp(prefix="hostile-"))
-    command = [
-        sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0", "--quiet",
-        "--user", f"{USER_ID}:{TOKEN}:{','.join(sorted(ADMIN_PERMISSIONS))}", *arguments,
-    ]  # fmt: skip
-    with (work / "stdout").open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.DEVNULL)
-    try:
-        deadline, port = time.monotonic() + 60, None
-        while time.monotonic() < deadline and port is None:
-            for line in (work / "stdout").read_text().splitlines():
-                if line.startswith("Listening on http://"):
-                    port = int(line.rsplit(":", 1)[1].split()[0])
-            time.sleep(0.1)
-        if port is None:
-            raise RuntimeError(f"the mock did not start: {shlex.join(command)}")
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/__mock__/health")
-                if probe.getresponse().status == 200:
-                    break
-            time.sleep(0.1)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def measure(port: int, pid: int, depth: int) -> str:
@@ -144,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hostile-db-") as directory:
         for store in stores:
             extra = ["--db", str(Path(directory) / "state.sqlite")] if store == "sqlite" else []
-            with mock(extra) as (port, pid):
+            with mock(USER_ID, TOKEN, extra) as (port, pid):
                 print(f"{store:<7} {measure(port, pid, arguments.depth)}", flush=True)
     return 0
 

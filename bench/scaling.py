@@ -16,74 +16,28 @@ server's RSS before and after the fill. Not a timed test: figures vary with the 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from mockproc import mock, rss_kib  # noqa: E402
+
 from spec.contract import example_post_body  # noqa: E402
 from spec.headers import AUTH_TOKEN_HEADER, USER_ID_HEADER  # noqa: E402
-from spec.permissions import ADMIN_PERMISSIONS  # noqa: E402
 from spec.routes import CONFIG_PATH, TRIGGERS_PATH  # noqa: E402
 
 USER_ID, TOKEN = "scaling-admin", "scaling-token"
 AUTH = {USER_ID_HEADER: USER_ID, AUTH_TOKEN_HEADER: TOKEN}
 JSON = {"Content-Type": "application/json"}
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-@contextlib.contextmanager
-def mock(arguments: Sequence[str]) -> Iterator[tuple[int, int]]:
-    """A fresh mock: (port, pid). Stopped (SIGTERM, then SIGKILL) on exit."""
-    work = Path(tempfile.mkdtemp(prefix="scaling-"))
-    command = [
-        sys.executable, "-m", "mock_server", "--host", "127.0.0.1", "--port", "0", "--quiet",
-        "--user", f"{USER_ID}:{TOKEN}:{','.join(sorted(ADMIN_PERMISSIONS))}", *arguments,
-    ]  # fmt: skip
-    out = (work / "stdout").open("wb")
-    process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        port = None
-        while time.monotonic() < deadline and port is None:
-            for line in (work / "stdout").read_text().splitlines():
-                if line.startswith("Listening on http://"):
-                    port = int(line.rsplit(":", 1)[1].split()[0])
-            time.sleep(0.1)
-        if port is None:
-            raise RuntimeError(f"the mock did not start: {shlex.join(command)}")
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/__mock__/health")
-                if probe.getresponse().status == 200:
-                    break
-            time.sleep(0.1)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        out.close()
 
 
 def trigger(index: int, public: bool) -> dict[str, object]:
@@ -158,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("memory", [], fill_by_posts),
             ("sqlite", ["--db", str(Path(directory) / "state.sqlite")], fill_by_seed),
         ):
-            with mock(extra) as (port, pid):
+            # The public config is rate limited per client; the figures are of its cost, not its limit.
+            with mock(USER_ID, TOKEN, [*extra, "--no-rate-limit"]) as (port, pid):
                 before = rss_kib(pid)
                 started = time.monotonic()
                 fill(port, arguments.triggers, arguments.public)
