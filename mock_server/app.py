@@ -74,7 +74,7 @@ from mock_server.settings import MockSettings, SettingsError
 from mock_server.stores import MemoryStore, SqliteStore, Store, start_state
 from spec.contract import CONTRACT_PATH
 from spec.headers import CONTENT_TYPE
-from spec.model import Headers, Request
+from spec.model import Headers, Request, header_lookup
 from spec.predict import Predictor, predict
 from spec.routes import CONFIG_PATH, TRIGGERS_PATH, is_api_path
 
@@ -103,7 +103,8 @@ class _Exchange:
     origin: str | None
     headers: Headers
     header: dict[str, str]
-    """Lower-case name to first value, for the middleware's own decisions (never the predictor's)."""
+    """Lower-case name to value as Node.js gives it (``spec.model.header_lookup``): the middleware's
+    own decisions read it, and the request hands it on to the predictor."""
     extra_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     """X-Request-Id and CORS headers, added to whatever the answer is."""
 
@@ -244,7 +245,7 @@ class PredictorMiddleware:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         raw_headers = scope["headers"]
         headers = tuple([(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw_headers])
-        header = {name.lower(): value for name, value in reversed(headers)}  # first value wins
+        header = header_lookup(headers)
         client_id = header.get(REQUEST_ID_HEADER)
         request_id = (
             client_id
@@ -302,7 +303,7 @@ class PredictorMiddleware:
             headers=exchange.headers,
             body=body,
             client_address=exchange.client_address,
-        )
+        ).with_header_lookup(exchange.header)
 
     async def _api(self, request: Request) -> _Reply:
         if not self.service.gate.is_set():  # rare: no coroutine for the common case

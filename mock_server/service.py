@@ -44,6 +44,12 @@ OFF_LOOP_BYTES = 32 * 1024
 """API and control bodies above this size are parsed off the loop (in a forked child)."""
 HEAVY_STORE_SIZE = 2_000
 """Reads that render more than about this many stored triggers are answered off the loop too."""
+
+
+def _login_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 _ids = random.Random()  # seeded from os.urandom once, per process (workers never share a sequence)
 logger = logging.getLogger("mock_server")
 T = TypeVar("T")
@@ -119,7 +125,7 @@ class MockService:
             self._profiles[name] = profile
         return profile
 
-    def environment(self, method: str = "POST") -> Environment:
+    def environment(self) -> Environment:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
         n = self._predicted
         self._predicted += 1
@@ -131,14 +137,14 @@ class MockService:
             format(_ids.getrandbits(96), "024x") if ids.kind == "random" else format(ids.start + n, "024x")
         )
         # A login token authenticates: from the OS's CSPRNG (Meteor's Random.secret(), 43 characters),
-        # and only for a method that can log in (GET never does). With sequential ids the run is
-        # meant to be reproducible: "" lets spec.identity derive the token from the id and the clock.
-        token = secrets.token_urlsafe(32) if method == "POST" and ids.kind == "random" else ""
-        return Environment(now_ms=now_ms, new_trigger_id=new_id, new_login_token=token)
+        # drawn only when a log-in issues one. With sequential ids the run is meant to be
+        # reproducible: then spec.identity derives the token from the id and the clock.
+        issue = _login_token if ids.kind == "random" else None
+        return Environment(now_ms=now_ms, new_trigger_id=new_id, issue_login_token=issue)
 
     def _prediction(self, request: Request) -> Callable[[StateView], tuple[Outcome, Sequence[Change]]]:
         profile = self.profile()
-        environment = self.environment(request.method.upper())
+        environment = self.environment()
         predictor = self._predictor
 
         def predict(view: StateView) -> tuple[Outcome, Sequence[Change]]:

@@ -275,10 +275,12 @@ def _resume_login(token: JsonValue, state: IdentityView) -> User | LoginError:
 
 
 def new_login_token(checks: _Checks) -> str:
-    """The token the next log-in issues: the environment's, or one derived from it (43 characters of
-    URL-safe base64, the shape of Meteor's ``Random.secret()``)."""
+    """The token the next log-in issues: the environment's, one it draws, or one derived from it (43
+    characters of URL-safe base64, the shape of Meteor's ``Random.secret()``)."""
     if checks.env.new_login_token:
         return checks.env.new_login_token
+    if checks.env.issue_login_token is not None:
+        return checks.env.issue_login_token()
     seed = f"{checks.env.new_trigger_id}:{checks.env.now_ms}".encode()
     digest = hashlib.sha256(seed).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")

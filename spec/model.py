@@ -79,6 +79,12 @@ class Request:
             object.__setattr__(self, "_by_name", lookup)
         return lookup.get(name.lower())
 
+    def with_header_lookup(self, lookup: dict[str, str]) -> Request:
+        """This request, with ``lookup`` (which must be ``header_lookup(self.headers)``) kept for
+        ``header``: for an adapter that needed the lookup before the request existed."""
+        object.__setattr__(self, "_by_name", lookup)
+        return self
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -78,7 +78,10 @@ class Environment:
     now_ms: int
     new_trigger_id: str
     new_login_token: str = ""
-    """Empty: ``spec.identity`` derives one from the other two (callers that never log in)."""
+    """Empty: ``issue_login_token`` draws one, or ``spec.identity`` derives one from the other two."""
+    issue_login_token: Callable[[], str] | None = None
+    """Draws a fresh token, called only when a log-in issues one: a server's CSPRNG costs a system
+    call, which no other request needs to pay."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def middleware_answer(answer: Answer) -> Answer:
 
 def success(fields: dict[str, JsonValue] | None = None, *, inferred: Sequence[str] = ()) -> Answer:
     # ``success`` is always the last key of a success body.
+    if not fields and not inferred:
+        return _BARE_SUCCESS  # every save and delete: an Answer is immutable, so one serves all
     return json_answer(200, {**(fields or {}), "success": True}, inferred=inferred)
 
 
@@ -130,7 +135,20 @@ def failure(status: int, error: str, error_type: str | None = None, details: Jso
 
 
 def validation_failure(message: str) -> Answer:
-    return failure(400, f"{message} [invalid-params]", "invalid-params")
+    answer = _validation_failures.get(message)
+    if answer is None:
+        answer = failure(400, f"{message} [invalid-params]", "invalid-params")
+        if len(_validation_failures) >= _VALIDATION_FAILURES_KEPT:
+            _validation_failures.clear()
+        _validation_failures[message] = answer
+    return answer
+
+
+_BARE_SUCCESS = json_answer(200, {"success": True})
+_VALIDATION_FAILURES_KEPT = 512
+_validation_failures: dict[str, Answer] = {}
+"""ajv's messages repeat (a client sends the same bad body again and again); messages quote parts
+of the body, so the cache is bounded."""
 
 
 def html_error(status: int, reason: str) -> Answer:
