@@ -69,7 +69,7 @@ from spec.model import (
     next_rate_window,
 )
 from spec.permissions import DEFAULT_ROLES
-from spec.predict import DEFAULT_SORT, is_public, sort_key
+from spec.predict import DEFAULT_SORT, default_sort_key, is_public
 from spec.settings import SITE_URL, default_settings
 
 T = TypeVar("T")
@@ -301,8 +301,7 @@ _MERGED_ONE_BY_ONE = 64
 """Up to this many pending index entries are bisected in; more are merged by one sort."""
 
 
-def _default_key(trigger: Trigger) -> tuple[Any, ...]:
-    return sort_key(trigger, DEFAULT_SORT)
+_default_key = default_sort_key
 
 
 class _Lazy(Sequence[Trigger]):

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
@@ -66,8 +66,10 @@ class SchemaError(ValueError):
     """The schema uses something this validator cannot reproduce exactly."""
 
 
-@dataclass(frozen=True)
-class AjvError:
+class AjvError(NamedTuple):
+    """One of ajv's error objects (the fields Rocket.Chat's messages use). A tuple: a valid body
+    makes some too (each failing ``oneOf`` branch), and a tuple is the cheapest to make."""
+
     instance_path: str
     keyword: str
     message: str

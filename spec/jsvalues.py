@@ -143,9 +143,10 @@ _DECODER = json.JSONDecoder(
 # included) decode alike, and only space, tab, LF and CR are whitespace.
 _PLAIN_DECODER = json.JSONDecoder(parse_float=float, parse_int=float, parse_constant=_reject_constant)
 # Where a key may start with a digit: a key follows "{" or "," (and whitespace), and its first
-# character is a digit, written as it is or as \u0030-\u0039. Matches inside string values are
-# harmless: they only send the text to the exact decoder.
-_POSSIBLE_INDEX_KEY = re.compile(r'[{,][ \t\n\r]*"(?:[0-9]|\\u003[0-9])')
+# character is a digit, written as it is or as \u0030-\u0039. Matches inside string values, and
+# values after ": ", are harmless: they only send the text to the exact decoder. The quote comes
+# first so that the regex engine skips from quote to quote at C speed (twice as fast as a class).
+_POSSIBLE_INDEX_KEY = re.compile(r'"(?<=[{, \t\n\r]")(?:[0-9]|\\u003[0-9])')
 
 
 def parse_json(text: str) -> JsonValue:

@@ -485,9 +485,12 @@ def _listed(page: Sequence[Trigger]) -> list[Any]:
 # -- MongoDB sort order -------------------------------------------------------------------------
 
 _BSON_RANK = {type(None): 1, float: 2, int: 2, str: 3, dict: 4, list: 5, bool: 8}
+_STRING_RANK = _BSON_RANK[str]
 
 
 def _sort_key(value: Any, descending: bool) -> tuple[Any, ...]:
+    if type(value) is str:  # the common case (names): first
+        return (_STRING_RANK, value)
     if isinstance(value, list):
         # An array sorts by its smallest element ascending, its largest descending.
         if not value:
@@ -503,6 +506,8 @@ def _sort_key(value: Any, descending: bool) -> tuple[Any, ...]:
 
 
 def _field(trigger: Trigger, dotted: str) -> Any:
+    if "." not in dotted and type(trigger) is dict:
+        return trigger.get(dotted)
     value: Any = trigger
     for part in dotted.split("."):
         if isinstance(value, list):
@@ -517,7 +522,15 @@ def _field(trigger: Trigger, dotted: str) -> Any:
 def sort_key(trigger: Trigger, sort: dict[str, JsonValue]) -> tuple[Any, ...]:
     """``trigger``'s key under ``sort``: one entry per field. Under a sort whose fields all ascend,
     ordering by (key, natural position) is exactly the order ``sort_triggers`` gives."""
-    return tuple(_sort_key(_field(trigger, field), direction == -1) for field, direction in sort.items())
+    return tuple([_sort_key(_field(trigger, field), direction == -1) for field, direction in sort.items()])
+
+
+((_DEFAULT_FIELD, _DEFAULT_DIRECTION),) = DEFAULT_SORT.items()
+
+
+def default_sort_key(trigger: Trigger) -> tuple[Any, ...]:
+    """``sort_key(trigger, DEFAULT_SORT)`` by the shortest path: stores index every trigger by it."""
+    return (_sort_key(_field(trigger, _DEFAULT_FIELD), _DEFAULT_DIRECTION == -1),)
 
 
 def sort_triggers(stored: Sequence[Trigger], sort: dict[str, JsonValue]) -> tuple[Sequence[Trigger], bool]:

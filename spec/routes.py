@@ -100,6 +100,11 @@ class Route:
     """The decoded ``:rid`` of ``agent.info/:rid/:token``."""
 
 
+_SAVE_TRIGGER = Route("save_trigger", TRIGGERS_PATH)
+_LIST_TRIGGERS = Route("list_triggers", TRIGGERS_PATH)
+"""A Route is immutable: the two busiest are made once."""
+
+
 def _one_segment(path: str, prefix: str) -> str | None:
     segment = path[len(prefix) + 1 :]
     if not segment or "/" in segment:
@@ -175,9 +180,9 @@ def routed_methods(path: str) -> tuple[str, ...]:
 def match_route(method: str, path: str) -> Route | None:
     if path == TRIGGERS_PATH:
         if method == "POST":
-            return Route("save_trigger", TRIGGERS_PATH)
+            return _SAVE_TRIGGER
         if method == "GET":
-            return Route("list_triggers", TRIGGERS_PATH)
+            return _LIST_TRIGGERS
         return None
     if path == EXTERNAL_SERVICE_TEST_PATH:
         return Route(TEST_EXTERNAL_SERVICE, EXTERNAL_SERVICE_TEST_PATH) if method == "POST" else None
