@@ -156,7 +156,11 @@ def test_the_index_gives_exactly_spec_predicts_order_and_ties(tmp_path: Path, ki
         else:
             changes = [DeleteTrigger(chooser.choice(ids))]
         if reads != "after-every-change" and chooser.random() < 0.7:
-            store.transact(lambda view, changes=changes: (None, changes))  # written, not read
+
+            def write(view: StateView, changes: list[Change] = changes) -> tuple[None, Sequence[Change]]:
+                return None, changes  # written, not read
+
+            store.transact(write)
             continue
 
         def check(view: StateView, changes: list[Change] = changes) -> tuple[None, Sequence[Change]]:
