@@ -59,6 +59,8 @@ USER_ID = "bench-admin"
 AUTH_TOKEN = "bench-token"
 MOCK_PERMISSIONS = ",".join(sorted(ADMIN_PERMISSIONS))
 STORED_TRIGGERS = 10
+GROWN_POSTS = 50_000
+"""The ceiling issue's "GET list cost independent of how many triggers are stored beyond the page"."""
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 RSS_SAMPLE_INTERVAL_S = 0.25
@@ -80,6 +82,10 @@ class Scenario:
     body: bytes | None
     mock_status: int
     """What the mock must answer; a run where it answers otherwise is an error."""
+    prefill_posts: int = 0
+    """Valid POSTs sent (one keep-alive connection) before the probe: the store's own growth."""
+    storing_servers_only: bool = False
+    """Run on the mock and the ceilings only (Prism stores nothing, so a grown store means nothing)."""
 
 
 def _lua_body(script: str) -> bytes:
@@ -99,6 +105,10 @@ def scenarios() -> list[Scenario]:
             _lua_body("post_invalid.lua"), 400,
         ),
         Scenario("get-list", f"GET list ({STORED_TRIGGERS} stored)", "get_list.lua", "GET", None, 200),
+        Scenario(
+            "get-list-grown", f"GET list after {GROWN_POSTS:,} valid POSTs", "get_list.lua", "GET", None, 200,
+            prefill_posts=GROWN_POSTS, storing_servers_only=True,
+        ),
     ]  # fmt: skip
 
 
@@ -623,8 +633,32 @@ class Bench:
         command = "BENCH_LUA_DIR=bench/lua " + shlex.join(argv).replace(str(LUA_DIR), "bench/lua")
         return figures, command, completed.stdout
 
+    def prefill(self, server: RunningServer, posts: int) -> str:
+        """Send ``posts`` valid POSTs over one keep-alive connection; a note on how long it took."""
+        body = _lua_body("post_valid.lua")
+        headers = {
+            "X-User-Id": USER_ID, "X-Auth-Token": AUTH_TOKEN, "Content-Type": "application/json",
+            "Accept": "application/json",
+        }  # fmt: skip
+        started = time.monotonic()
+        connection = http.client.HTTPConnection(HOST, server.port, timeout=30)
+        try:
+            for sent in range(posts):
+                connection.request("POST", TRIGGERS_PATH, body, headers)
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    raise BenchError(
+                        f"{server.kind.label} answered valid POST {sent + 1} of {posts} with "
+                        f"{response.status}: {answer[:300]!r}"
+                    )
+        finally:
+            connection.close()
+        return f"{posts:,} valid POSTs sent before the probe ({time.monotonic() - started:.1f} s)"
+
     def measure(self, scenario: Scenario, kind: ServerKind) -> Measurement:
         with self.running(kind) as server:
+            prefilled = self.prefill(server, scenario.prefill_posts) if scenario.prefill_posts else ""
             status, answer = request(server.port, scenario.method, TRIGGERS_PATH, scenario.body)
             if not kind.is_prism and status != scenario.mock_status:
                 raise BenchError(
@@ -641,7 +675,7 @@ class Bench:
                 after = (cores_busy_s(cores), tree_cpu_s(pids), children_cpu_s(), time.monotonic())
             busy, server_cpu, wrk_cpu, wall = (b - a for a, b in zip(before, after, strict=True))
             foreign = max(0.0, busy - server_cpu - wrk_cpu) / (len(cores) * wall) if wall > 0 else 0.0
-            note = ""
+            note = prefilled
             if kind.is_mock and scenario.key == "post-valid":
                 note = f"{self.mock_trigger_count(server)} triggers stored at the end"
             elif kind.ceiling is not None and scenario.key == "post-valid":
@@ -999,6 +1033,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for scenario in chosen_scenarios:
                 for kind in chosen_servers:
                     if kind.only is not None and scenario.key not in kind.only:
+                        continue
+                    if scenario.storing_servers_only and kind.is_prism:
                         continue
                     print(f"… {scenario.title} / {kind.label}", flush=True)
                     runs = []
