@@ -51,7 +51,11 @@ def saved_fields(body: Mapping[str, JsonValue], epoch_ms: int) -> Trigger:
 
 
 def new_trigger(body: Mapping[str, JsonValue], trigger_id: str, epoch_ms: int) -> Trigger:
-    return {"_id": trigger_id, **saved_fields(body, epoch_ms)}
+    trigger: Trigger = {"_id": trigger_id}  # the id first, then saved_fields: one dict, not two
+    for name in SAVED_FIELDS:
+        trigger[name] = body[name]
+    trigger["_updatedAt"] = iso_timestamp(epoch_ms)
+    return trigger
 
 
 def public_view(trigger: Trigger) -> Trigger:
