@@ -171,6 +171,8 @@ async def main_async(options: argparse.Namespace, seed_file: Path) -> None:
     print("| scenario | mock µs | ceiling (raw ASGI) µs | predict µs | mock - predict µs | answers |")
     print("|---|---|---|---|---|---|")
     for scenario in run.scenarios():
+        if scenario.prefill_posts:
+            continue  # a grown store: --after-posts, below
         # A fresh app per scenario, as bench/run.py starts a fresh server (valid POSTs grow the store).
         mock_status, mock_us = await app_cpu_us(mock_app(seed_file), scenario, options.number, options.repeat)
         store = ceiling.Store(run.seed_triggers())

@@ -81,6 +81,8 @@ def profile(bench: run.Bench, scenario: run.Scenario, py_spy: str, duration: flo
     output.parent.mkdir(parents=True, exist_ok=True)
     sampled = max(1.0, duration - 3)
     with bench.running(run.MOCK) as server:
+        if scenario.prefill_posts:
+            bench.prefill(server, scenario.prefill_posts)
         status, _ = run.request(server.port, scenario.method, run.TRIGGERS_PATH, scenario.body)
         load: dict[str, object] = {}
 
