@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mockproc import REPO, mock  # noqa: E402
+from mockproc import REPO, mock
 
 _VERDICT = re.compile(r"^(\S[A-Z ]+) \(profile .*?\): (\d+) requests checked in ([0-9.]+) s", re.MULTILINE)
 
@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("extra", nargs="*", help="more options for python -m contract_tests (after --)")
     arguments = parser.parse_args()
-    print(f"# {shlex.join([sys.executable, *sys.argv])}   (nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f})")
+    load = os.getloadavg()[0]
+    print(f"# {shlex.join([sys.executable, *sys.argv])}   (nproc {os.cpu_count()}, load {load:.2f})")
     for number in range(arguments.repeat):
         row = run_once(arguments.seed, arguments.extra)
         if number == 0:

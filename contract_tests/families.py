@@ -308,16 +308,17 @@ def stateful_families(runner: Runner) -> None:
     )
 
     family = "state walk"
+    operations = st.sampled_from(["create", "update", "update unknown", "get", "delete", "list"])
+    picks, walk_bodies, queries = st.integers(0, 2**16), safe_bodies(runner), list_queries()
 
     def walk(data: st.DataObject) -> Exchange:
         # Draw the same things whatever the server holds: Hypothesis replays draws while shrinking, and
         # draws whose shape depends on outside state make it give up ("inconsistent data generation").
-        operation = data.draw(
-            st.sampled_from(["create", "update", "update unknown", "get", "delete", "list"])
-        )
-        pick = data.draw(st.integers(0, 2**16))
-        body = data.draw(safe_bodies(runner))
-        query = data.draw(list_queries())
+        # The strategies are built once, outside: a strategy made per draw is validated per draw.
+        operation = data.draw(operations)
+        pick = data.draw(picks)
+        body = data.draw(walk_bodies)
+        query = data.draw(queries)
         own = runner.model.own_ids()
         if operation in ("update", "get", "delete") and not own:
             operation = "create"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -80,8 +81,10 @@ def _scalars() -> st.SearchStrategy[Any]:
     )
 
 
+@cache
 def json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
     """Any small JSON value: scalars, arrays and objects, nested."""
+    # One instance per size: a recursive strategy is costly to validate, and callers draw from it often.
     return st.recursive(
         _scalars(),
         lambda children: st.one_of(
@@ -208,20 +211,34 @@ def trigger_bodies(
     return st.tuples(body, trigger_id).map(lambda drawn: {**drawn[0], "_id": drawn[1]})
 
 
+_SHAPE_PROBES: tuple[Any, ...] = ([1], {"k": 1}, "abc", 1.5)
+"""One value of each shape ``_shapes`` can draw (array, object, text, number), in its order."""
+
+
+@cache
+def _shapes(wanted: tuple[bool, ...]) -> st.SearchStrategy[Any]:
+    shapes = (
+        st.lists(json_values(3), max_size=3),
+        st.dictionaries(texts(6), json_values(3), max_size=3),
+        texts(),
+        _finite_numbers(),
+    )
+    return st.one_of([strategy for strategy, keep in zip(shapes, wanted, strict=True) if keep])
+
+
+_ADDITIONAL = st.tuples(texts(8, min_size=1), _scalars())
+_ENUM_MISSES = texts(12)
+
+
 def _free_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:
+    # Built once per kind of site and reused: strategies made per draw are validated per draw.
     if edit.kind == "additional-property":
-        return st.tuples(texts(8, min_size=1), _scalars())
+        return _ADDITIONAL
     if edit.kind == "enum-violation":
-        return texts(12)
+        return _ENUM_MISSES
     # Only the shapes of value that can miss the site's type: the filter then rarely throws one away.
-    shapes = {
-        "array": (st.lists(json_values(3), max_size=3), [1]),
-        "object": (st.dictionaries(texts(6), json_values(3), max_size=3), {"k": 1}),
-        "text": (texts(), "abc"),
-        "number": (_finite_numbers(), 1.5),
-    }
     assert edit.wanted is not None
-    return st.one_of([strategy for strategy, probe in shapes.values() if edit.wanted(probe)])
+    return _shapes(tuple(bool(edit.wanted(probe)) for probe in _SHAPE_PROBES))
 
 
 def _edit_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:

@@ -97,10 +97,19 @@ def schema_types(schema: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(types)
 
 
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
 @cache
 def _type_checker(types: tuple[str, ...]) -> Callable[[Any], bool]:
     validator = compile_schema({"type": list(types)}, coerce=True, resolve_ref=lambda ref: {})
-    return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
+
+    def check(value: Any) -> bool:
+        # Coercion replaces a scalar in its holder, never the scalar itself: only containers need a copy.
+        working = value if type(value) in _SCALAR_TYPES else copy.deepcopy(value)
+        return validator.validate(working, in_place=True).valid
+
+    return check
 
 
 def accepts_type(value: Any, types: Sequence[str]) -> bool:
@@ -126,10 +135,21 @@ def _validator(schema_json: str) -> Callable[[Any], bool]:
     return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
 
 
+_BY_IDENTITY: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool]]] = {}
+"""The validator of each schema object seen, so that a subschema is serialised once, not per call (the
+entry keeps the object alive, so its id is not reused)."""
+
+
 def accepts(schema: Mapping[str, Any], value: Any) -> bool:
     """Whether ``schema`` (a subschema of the contract) accepts ``value`` as the server's ajv would,
     coercion included; ``value`` itself is left as it is."""
-    return _validator(json.dumps(schema, sort_keys=True))(value)
+    entry = _BY_IDENTITY.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_BY_IDENTITY) > 4096:  # callers passing fresh schemas each time: stay bounded
+            _BY_IDENTITY.clear()
+        entry = (schema, _validator(json.dumps(schema, sort_keys=True)))
+        _BY_IDENTITY[id(schema)] = entry
+    return entry[1](value)
 
 
 def replaced(root: Any, path: Path, value: Any) -> Any:
@@ -212,17 +232,22 @@ def _truncater(path: Path, size: int) -> Callable[[Any, Any], Any]:
     return apply
 
 
+@cache
+def _wrong_type(types: tuple[str, ...]) -> tuple[tuple[Any, ...], Callable[[Any], bool], str]:
+    # The same for every site of these types: probed once, not for every site of every drawn body.
+    def wrong(value: Any) -> bool:
+        return not accepts_type(value, types)
+
+    examples = tuple(probe for probe in _PROBES if wrong(probe))
+    return examples, wrong, f"a value no type of {list(types)} accepts"
+
+
 def _type_edits(site: Site) -> Iterator[Edit]:
     types = schema_types(site.schema)
     if not types:
         return
     kind = "not-an-object" if "object" in types else "not-an-array" if "array" in types else "wrong-type"
-
-    def wrong(value: Any) -> bool:
-        return not accepts_type(value, types)
-
-    examples = tuple(probe for probe in _PROBES if wrong(probe))
-    detail = f"a value no type of {list(types)} accepts"
+    examples, wrong, detail = _wrong_type(types)
     yield Edit(kind, site.path, detail, _setter(site.path), examples, wrong)
 
 
