@@ -29,6 +29,7 @@ __all__ = [
     "INVALID_BODY_KINDS",
     "POST_BODY_SCHEMA",
     "SENDERS",
+    "action_lists_with_params",
     "actions",
     "coercible",
     "conditions",
@@ -177,6 +178,32 @@ def actions(name: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
     raise ValueError(f"no action named {name!r} in the contract; known: {ACTION_NAMES}")
 
 
+def _with_params(branch: Mapping[str, Any]) -> Mapping[str, Any]:
+    branch = mutations.resolve(branch)
+    params = {**mutations.resolve(branch["properties"]["params"]), "nullable": False}
+    return {
+        **branch,
+        "properties": {**branch["properties"], "params": params},
+        "required": [*branch.get("required", ()), "params"],
+    }
+
+
+def action_lists_with_params() -> st.SearchStrategy[list[Any]]:
+    """Valid action lists in which at least one action (of any branch) carries a ``params`` object.
+
+    Only such an action can be broken by giving it another branch's ``name``: without params every
+    branch accepts it. Bodies with these lists are where ``one-of-mismatch`` edits exist, so that kind
+    need not throw away most of the bodies it draws.
+    """
+    schema = POST_BODY_SCHEMA["properties"]["actions"]
+    least = schema.get("minItems", 0)
+    with_params = st.one_of([from_schema(_with_params(branch)) for branch in _ACTION_SCHEMA["oneOf"]])
+    others = st.lists(actions(), max_size=max(0, least + 1))
+    return st.builds(
+        lambda first, rest, at: [*rest[:at], first, *rest[at:]], with_params, others, st.integers(0, 2)
+    )
+
+
 def trigger_bodies(
     *,
     name: st.SearchStrategy[Any] | None = None,
@@ -241,11 +268,23 @@ def _free_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:
     return _shapes(tuple(bool(edit.wanted(probe)) for probe in _SHAPE_PROBES))
 
 
+_EDIT_VALUES: dict[tuple[str, Any], tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = {}
+"""``_edit_values`` by the edit's kind and predicate (``fuzz.mutations`` shares one per schema): a new
+filtered strategy costs a validation and an analysis of its predicate at its first draw."""
+
+
 def _edit_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:
     if edit.wanted is None:
         return st.sampled_from(edit.examples)
+    key = (edit.kind, edit.wanted)
+    cached = _EDIT_VALUES.get(key)
+    if cached is not None and cached[0] is edit.examples:
+        return cached[1]
     drawn = _free_values(edit).filter(edit.wanted)
-    return st.one_of(st.sampled_from(edit.examples), drawn) if edit.examples else drawn
+    strategy = st.one_of(st.sampled_from(edit.examples), drawn) if edit.examples else drawn
+    if len(_EDIT_VALUES) < 1024:  # the key holds the predicate alive: bounded for callers' own edits
+        _EDIT_VALUES[key] = (edit.examples, strategy)
+    return strategy
 
 
 @st.composite

@@ -14,7 +14,8 @@ not-an-object          an object site (the body itself, array items, ``params``)
 not-an-array           an array site gets a non-array
 enum-violation         an ``enum`` site gets a value outside the enum
 too-few-items          an array gets fewer items than ``minItems``
-one-of-mismatch        a ``oneOf`` site gets the discriminating values of another branch
+one-of-mismatch        a ``oneOf`` site gets the discriminating values of another branch (only where
+                       that leaves it matching no branch, or several)
 =====================  ==========================================================================
 
 This module is pure and deterministic: ``edits`` lists every edit with a few representative values,
@@ -258,28 +259,44 @@ def _object_edits(site: Site) -> Iterator[Edit]:
         if key in site.value:
             yield Edit("missing-required", site.path, f"without {key!r}", _deleter(site.path, key), (None,))
     if site.schema.get("additionalProperties") is False:
-        known = set(site.schema.get("properties", {}))
-
-        def unknown(value: Any) -> bool:
-            return isinstance(value, tuple) and value[0] not in known
-
-        examples = tuple(
-            (key, item) for key, item in (("unexpected", 1), ("x", None), ("extra", "")) if key not in known
-        )
+        examples, unknown = _unknown_key(frozenset(site.schema.get("properties", {})))
         yield Edit("additional-property", site.path, "an unknown key", _adder(site.path), examples, unknown)
+
+
+# The predicates and examples below depend on the schema alone: made once per schema, so that every
+# site of that schema shares them (and a generator can reuse what it builds from them).
+
+
+@cache
+def _unknown_key(known: frozenset[str]) -> tuple[tuple[Any, ...], Callable[[Any], bool]]:
+    def unknown(value: Any) -> bool:
+        return isinstance(value, tuple) and value[0] not in known
+
+    examples = tuple(
+        (key, item) for key, item in (("unexpected", 1), ("x", None), ("extra", "")) if key not in known
+    )
+    return examples, unknown
+
+
+@cache
+def _outside_enum(
+    types: tuple[str, ...], allowed: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], Callable[[Any], bool]]:
+    def outside(value: Any) -> bool:
+        # A value of an allowed type that the enum refuses, so the edit violates ``enum`` and not ``type``.
+        return accepts_type(value, types) and value not in allowed
+
+    return tuple(value for value in ("invalid", f"{allowed[0]}-x", "") if outside(value)), outside
 
 
 def _enum_edits(site: Site) -> Iterator[Edit]:
     allowed = site.schema.get("enum")
     if allowed is None:
         return
-    types = schema_types(site.schema)
-
-    def outside(value: Any) -> bool:
-        # A value of an allowed type that the enum refuses, so the edit violates ``enum`` and not ``type``.
-        return accepts_type(value, types) and value not in allowed
-
-    examples = tuple(value for value in ("invalid", f"{allowed[0]}-x", "") if outside(value))
+    try:
+        examples, outside = _outside_enum(schema_types(site.schema), tuple(allowed))
+    except TypeError:  # an enum of objects or arrays is not hashable: no sharing then
+        examples, outside = _outside_enum.__wrapped__(schema_types(site.schema), tuple(allowed))
     yield Edit("enum-violation", site.path, f"outside {list(allowed)}", _setter(site.path), examples, outside)
 
 
@@ -308,7 +325,8 @@ def _one_of_edits(site: Site) -> Iterator[Edit]:
             continue
         theirs = _discriminators(other)
         swaps = {key: values[0] for key, values in theirs.items() if key in own and own[key] != values}
-        if not swaps:
+        if not swaps or accepts(site.schema, {**site.value, **swaps}):
+            # Still exactly one branch matches (e.g. an action without params): not a way to break it.
             continue
 
         def swap(instance: Any, value: Any, swaps: dict[str, Any] = swaps) -> Any:
