@@ -94,13 +94,15 @@ class Transport:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        # No redirects, no cookies and no default content type: the request must reach the server as drawn.
-        self._client = httpx.Client(
-            timeout=self.timeout_seconds, follow_redirects=False, trust_env=False, verify=self.verify_tls
-        )
+        # httpx's transport, not its Client: no redirects, no cookie jar, no default headers (Accept,
+        # Accept-Encoding, User-Agent...), so the request reaches the server as drawn, with only Host and
+        # Content-Length added, as the curl reproducer sends it. It also skips the Client's per-request
+        # work (URL and header merging, cookie extraction), a third of the cost of sending a request.
+        # The transport's connection pool is thread-safe and keeps connections alive.
+        self._transport = httpx.HTTPTransport(verify=self.verify_tls, trust_env=False)
 
     def close(self) -> None:
-        self._client.close()
+        self._transport.close()
 
     def url(self, request: Request) -> str:
         return self.base_url.rstrip("/") + request.path + (f"?{request.query}" if request.query else "")
@@ -122,13 +124,18 @@ class Transport:
                 raise OutOfTime(self.deadline_reason)
             timeout = min(timeout, left)
         try:
-            response = self._client.request(
+            outgoing = httpx.Request(
                 request.method,
                 self.url(request),
                 headers=list(request.headers),
                 content=request.body,
-                timeout=timeout,
+                extensions={"timeout": httpx.Timeout(timeout).as_dict()},
             )
+            response = self._transport.handle_request(outgoing)
+            try:
+                response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as error:
             message = f"{request.method} {self.url(request)}: {type(error).__name__} {error}".strip()
             with self._lock:
