@@ -337,10 +337,21 @@ def _one_of_edits(site: Site) -> Iterator[Edit]:
         yield Edit("one-of-mismatch", site.path, f"with {swaps}", swap, (None,))
 
 
-def edits(instance: Any, schema: Mapping[str, Any]) -> list[Edit]:
-    """Every edit of every site of the valid ``instance``, outermost site first."""
+_DERIVERS: tuple[tuple[Callable[[Site], Iterator[Edit]], frozenset[str]], ...] = (
+    (_type_edits, frozenset({"wrong-type", "not-an-object", "not-an-array"})),
+    (_object_edits, frozenset({"missing-required", "additional-property"})),
+    (_enum_edits, frozenset({"enum-violation"})),
+    (_array_edits, frozenset({"too-few-items"})),
+    (_one_of_edits, frozenset({"one-of-mismatch"})),
+)
+
+
+def edits(instance: Any, schema: Mapping[str, Any], kinds: Sequence[str] | None = None) -> list[Edit]:
+    """Every edit of every site of the valid ``instance``, outermost site first; only those of
+    ``kinds`` when given (the others are not derived at all)."""
+    derivers = [derive for derive, made in _DERIVERS if kinds is None or not made.isdisjoint(kinds)]
     found: list[Edit] = []
     for site in sites(instance, schema):
-        for derive in (_type_edits, _object_edits, _enum_edits, _array_edits, _one_of_edits):
-            found.extend(derive(site))
+        for derive in derivers:
+            found.extend(edit for edit in derive(site) if kinds is None or edit.kind in kinds)
     return found
