@@ -2,8 +2,8 @@
 
 The standard library's ``http.client`` (which urllib3, hence requests and Schemathesis, build on)
 sends and parses; this module only keeps idle connections for reuse and decides what goes on the
-wire. That is what httpx sent before, minus its per-request machinery, which cost about as much
-CPU as everything else the runner does per request (measured in bench/README.md):
+wire. That is what httpx sent before, without its per-request machinery (bench/README.md, "The
+conformance run's own cost", has the figures):
 
 - the request target is the URL as ``httpx.URL`` normalises it (percent-encoding included);
 - the headers are the drawn ones, with ``Host`` first and ``Content-Length`` added as httpx adds
