@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import httpx
-
 from contract_tests.checks import Observed
+from contract_tests.wire import Connections, WireError
 from spec.headers import RATE_LIMIT_RESET
 from spec.model import Request
 from spec.permissions import BYPASS_RATE_LIMIT
@@ -75,7 +74,7 @@ class RateLimitWait:
 
 @dataclass
 class Transport:
-    """An HTTP client bound to one base URL; thread-safe (httpx.Client is)."""
+    """An HTTP client bound to one base URL; thread-safe."""
 
     base_url: str
     timeout_seconds: float = 30.0
@@ -94,13 +93,13 @@ class Transport:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        # No redirects, no cookies and no default content type: the request must reach the server as drawn.
-        self._client = httpx.Client(
-            timeout=self.timeout_seconds, follow_redirects=False, trust_env=False, verify=self.verify_tls
-        )
+        # Kept-alive http.client connections (contract_tests.wire): no redirects, no cookie jar, no
+        # default headers (Accept, Accept-Encoding, User-Agent...), so the request reaches the server as
+        # drawn, with only Host and Content-Length added, as the curl reproducer sends it.
+        self._connections = Connections(self.base_url, verify_tls=self.verify_tls)
 
     def close(self) -> None:
-        self._client.close()
+        self._connections.close()
 
     def url(self, request: Request) -> str:
         return self.base_url.rstrip("/") + request.path + (f"?{request.query}" if request.query else "")
@@ -122,15 +121,11 @@ class Transport:
                 raise OutOfTime(self.deadline_reason)
             timeout = min(timeout, left)
         try:
-            response = self._client.request(
-                request.method,
-                self.url(request),
-                headers=list(request.headers),
-                content=request.body,
-                timeout=timeout,
+            response = self._connections.send(
+                request.method, self.url(request), list(request.headers), request.body, timeout
             )
-        except httpx.HTTPError as error:
-            message = f"{request.method} {self.url(request)}: {type(error).__name__} {error}".strip()
+        except WireError as error:
+            message = f"{request.method} {self.url(request)}: {error}".strip()
             with self._lock:
                 self.consecutive_errors += 1
                 errors = self.consecutive_errors
@@ -144,9 +139,9 @@ class Transport:
             self.sent += 1
             self.consecutive_errors = 0
         return Observed(
-            status=response.status_code,
-            body=response.content,
-            headers=tuple((key.lower(), value) for key, value in response.headers.multi_items()),
+            status=response.status,
+            body=response.body,
+            headers=response.headers,
             elapsed_seconds=time.monotonic() - started,
         )
 

@@ -98,8 +98,11 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
             )
         )
 
+    base = safe_bodies(runner)  # one strategy for all: each new one is validated at its first draw
+    # A oneOf mismatch needs an action with params: drawn from bodies that have one, not filtered.
+    bases = {"one-of-mismatch": safe_bodies(runner, action_lists=bodies.action_lists_with_params())}
     for kind in bodies.INVALID_BODY_KINDS:
-        invalid = bodies.invalid_bodies(kind, base=safe_bodies(runner)).map(tag)
+        invalid = bodies.invalid_bodies(kind, base=bases.get(kind, base)).map(tag)
         job(f"POST invalid: {kind}", post_requests(invalid, creds), n)
     job("GET list queries", list_requests(creds), n)
     known = sorted(runner.model.foreign_ids())
@@ -108,7 +111,7 @@ def stateless_jobs(runner: Runner) -> list[Callable[[], None]]:
     # 6.13-7.3 wait 0.5-1 s before every 401/403: keep that family small there.
     auth_examples = 10 if runner.profile.auth_failure_delay else max(10, n // 3)
     bad = failing_credentials(runner)
-    any_body = st.one_of(safe_bodies(runner), bodies.invalid_bodies(base=safe_bodies(runner))).map(tag)
+    any_body = st.one_of(base, bodies.invalid_bodies(base=base)).map(tag)
     job(
         "authentication",
         st.one_of(
@@ -308,16 +311,17 @@ def stateful_families(runner: Runner) -> None:
     )
 
     family = "state walk"
+    operations = st.sampled_from(["create", "update", "update unknown", "get", "delete", "list"])
+    picks, walk_bodies, queries = st.integers(0, 2**16), safe_bodies(runner), list_queries()
 
     def walk(data: st.DataObject) -> Exchange:
         # Draw the same things whatever the server holds: Hypothesis replays draws while shrinking, and
         # draws whose shape depends on outside state make it give up ("inconsistent data generation").
-        operation = data.draw(
-            st.sampled_from(["create", "update", "update unknown", "get", "delete", "list"])
-        )
-        pick = data.draw(st.integers(0, 2**16))
-        body = data.draw(safe_bodies(runner))
-        query = data.draw(list_queries())
+        # The strategies are built once, outside: a strategy made per draw is validated per draw.
+        operation = data.draw(operations)
+        pick = data.draw(picks)
+        body = data.draw(walk_bodies)
+        query = data.draw(queries)
         own = runner.model.own_ids()
         if operation in ("update", "get", "delete") and not own:
             operation = "create"

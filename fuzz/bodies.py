@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -28,6 +29,7 @@ __all__ = [
     "INVALID_BODY_KINDS",
     "POST_BODY_SCHEMA",
     "SENDERS",
+    "action_lists_with_params",
     "actions",
     "coercible",
     "conditions",
@@ -80,8 +82,10 @@ def _scalars() -> st.SearchStrategy[Any]:
     )
 
 
+@cache
 def json_values(max_leaves: int = 6) -> st.SearchStrategy[Any]:
     """Any small JSON value: scalars, arrays and objects, nested."""
+    # One instance per size: a recursive strategy is costly to validate, and callers draw from it often.
     return st.recursive(
         _scalars(),
         lambda children: st.one_of(
@@ -109,9 +113,12 @@ _SOURCES: tuple[tuple[st.SearchStrategy[Any], tuple[Any, ...]], ...] = (
 )
 
 
+@cache
 def coercible(types: tuple[str, ...]) -> st.SearchStrategy[Any]:
     """Scalars that ``type: types`` accepts under ajv's coercion, as ``spec.ajv`` judges it: values of
     the types themselves, every edge string and number it coerces, and whole sources it always coerces."""
+    # One instance per tuple of types: its filters are analysed and validated once, not once per body
+    # strategy that uses them.
 
     def accepted(value: Any) -> bool:
         return mutations.accepts_type(value, types)
@@ -174,6 +181,32 @@ def actions(name: str | None = None) -> st.SearchStrategy[dict[str, Any]]:
     raise ValueError(f"no action named {name!r} in the contract; known: {ACTION_NAMES}")
 
 
+def _with_params(branch: Mapping[str, Any]) -> Mapping[str, Any]:
+    branch = mutations.resolve(branch)
+    params = {**mutations.resolve(branch["properties"]["params"]), "nullable": False}
+    return {
+        **branch,
+        "properties": {**branch["properties"], "params": params},
+        "required": [*branch.get("required", ()), "params"],
+    }
+
+
+def action_lists_with_params() -> st.SearchStrategy[list[Any]]:
+    """Valid action lists in which at least one action (of any branch) carries a ``params`` object.
+
+    Only such an action can be broken by giving it another branch's ``name``: without params every
+    branch accepts it. Bodies with these lists are where ``one-of-mismatch`` edits exist, so that kind
+    need not throw away most of the bodies it draws.
+    """
+    schema = POST_BODY_SCHEMA["properties"]["actions"]
+    least = schema.get("minItems", 0)
+    with_params = st.one_of([from_schema(_with_params(branch)) for branch in _ACTION_SCHEMA["oneOf"]])
+    others = st.lists(actions(), max_size=max(0, least + 1))
+    return st.builds(
+        lambda first, rest, at: [*rest[:at], first, *rest[at:]], with_params, others, st.integers(0, 2)
+    )
+
+
 def trigger_bodies(
     *,
     name: st.SearchStrategy[Any] | None = None,
@@ -208,34 +241,60 @@ def trigger_bodies(
     return st.tuples(body, trigger_id).map(lambda drawn: {**drawn[0], "_id": drawn[1]})
 
 
+_SHAPE_PROBES: tuple[Any, ...] = ([1], {"k": 1}, "abc", 1.5)
+"""One value of each shape ``_shapes`` can draw (array, object, text, number), in its order."""
+
+
+@cache
+def _shapes(wanted: tuple[bool, ...]) -> st.SearchStrategy[Any]:
+    shapes = (
+        st.lists(json_values(3), max_size=3),
+        st.dictionaries(texts(6), json_values(3), max_size=3),
+        texts(),
+        _finite_numbers(),
+    )
+    return st.one_of([strategy for strategy, keep in zip(shapes, wanted, strict=True) if keep])
+
+
+_ADDITIONAL = st.tuples(texts(8, min_size=1), _scalars())
+_ENUM_MISSES = texts(12)
+
+
 def _free_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:
+    # Built once per kind of site and reused: strategies made per draw are validated per draw.
     if edit.kind == "additional-property":
-        return st.tuples(texts(8, min_size=1), _scalars())
+        return _ADDITIONAL
     if edit.kind == "enum-violation":
-        return texts(12)
+        return _ENUM_MISSES
     # Only the shapes of value that can miss the site's type: the filter then rarely throws one away.
-    shapes = {
-        "array": (st.lists(json_values(3), max_size=3), [1]),
-        "object": (st.dictionaries(texts(6), json_values(3), max_size=3), {"k": 1}),
-        "text": (texts(), "abc"),
-        "number": (_finite_numbers(), 1.5),
-    }
     assert edit.wanted is not None
-    return st.one_of([strategy for strategy, probe in shapes.values() if edit.wanted(probe)])
+    return _shapes(tuple(bool(edit.wanted(probe)) for probe in _SHAPE_PROBES))
+
+
+_EDIT_VALUES: dict[tuple[str, Any], tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = {}
+"""``_edit_values`` by the edit's kind and predicate (``fuzz.mutations`` shares one per schema): a new
+filtered strategy costs a validation and an analysis of its predicate at its first draw."""
 
 
 def _edit_values(edit: mutations.Edit) -> st.SearchStrategy[Any]:
     if edit.wanted is None:
         return st.sampled_from(edit.examples)
+    key = (edit.kind, edit.wanted)
+    cached = _EDIT_VALUES.get(key)
+    if cached is not None and cached[0] is edit.examples:
+        return cached[1]
     drawn = _free_values(edit).filter(edit.wanted)
-    return st.one_of(st.sampled_from(edit.examples), drawn) if edit.examples else drawn
+    strategy = st.one_of(st.sampled_from(edit.examples), drawn) if edit.examples else drawn
+    if len(_EDIT_VALUES) < 1024:  # the key holds the predicate alive: bounded for callers' own edits
+        _EDIT_VALUES[key] = (edit.examples, strategy)
+    return strategy
 
 
 @st.composite
 def _broken(draw: st.DrawFn, base: st.SearchStrategy[dict[str, Any]], kind: str | None) -> Any:
     # Start from a valid body, then apply one edit: the error the server reports is then that edit's.
     body = draw(base)
-    available = [edit for edit in mutations.edits(body, POST_BODY_SCHEMA) if kind in (None, edit.kind)]
+    available = mutations.edits(body, POST_BODY_SCHEMA, None if kind is None else (kind,))
     if kind is None and available:
         # Each kind equally often, whatever the number of places it can happen in.
         chosen_kind = draw(st.sampled_from(sorted({edit.kind for edit in available})))

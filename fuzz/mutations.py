@@ -14,7 +14,8 @@ not-an-object          an object site (the body itself, array items, ``params``)
 not-an-array           an array site gets a non-array
 enum-violation         an ``enum`` site gets a value outside the enum
 too-few-items          an array gets fewer items than ``minItems``
-one-of-mismatch        a ``oneOf`` site gets the discriminating values of another branch
+one-of-mismatch        a ``oneOf`` site gets the discriminating values of another branch (only where
+                       that leaves it matching no branch, or several)
 =====================  ==========================================================================
 
 This module is pure and deterministic: ``edits`` lists every edit with a few representative values,
@@ -97,10 +98,19 @@ def schema_types(schema: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(types)
 
 
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
 @cache
 def _type_checker(types: tuple[str, ...]) -> Callable[[Any], bool]:
     validator = compile_schema({"type": list(types)}, coerce=True, resolve_ref=lambda ref: {})
-    return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
+
+    def check(value: Any) -> bool:
+        # Coercion replaces a scalar in its holder, never the scalar itself: only containers need a copy.
+        working = value if type(value) in _SCALAR_TYPES else copy.deepcopy(value)
+        return validator.validate(working, in_place=True).valid
+
+    return check
 
 
 def accepts_type(value: Any, types: Sequence[str]) -> bool:
@@ -126,10 +136,21 @@ def _validator(schema_json: str) -> Callable[[Any], bool]:
     return lambda value: validator.validate(copy.deepcopy(value), in_place=True).valid
 
 
+_BY_IDENTITY: dict[int, tuple[Mapping[str, Any], Callable[[Any], bool]]] = {}
+"""The validator of each schema object seen, so that a subschema is serialised once, not per call (the
+entry keeps the object alive, so its id is not reused)."""
+
+
 def accepts(schema: Mapping[str, Any], value: Any) -> bool:
     """Whether ``schema`` (a subschema of the contract) accepts ``value`` as the server's ajv would,
     coercion included; ``value`` itself is left as it is."""
-    return _validator(json.dumps(schema, sort_keys=True))(value)
+    entry = _BY_IDENTITY.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_BY_IDENTITY) > 4096:  # callers passing fresh schemas each time: stay bounded
+            _BY_IDENTITY.clear()
+        entry = (schema, _validator(json.dumps(schema, sort_keys=True)))
+        _BY_IDENTITY[id(schema)] = entry
+    return entry[1](value)
 
 
 def replaced(root: Any, path: Path, value: Any) -> Any:
@@ -212,17 +233,22 @@ def _truncater(path: Path, size: int) -> Callable[[Any, Any], Any]:
     return apply
 
 
+@cache
+def _wrong_type(types: tuple[str, ...]) -> tuple[tuple[Any, ...], Callable[[Any], bool], str]:
+    # The same for every site of these types: probed once, not for every site of every drawn body.
+    def wrong(value: Any) -> bool:
+        return not accepts_type(value, types)
+
+    examples = tuple(probe for probe in _PROBES if wrong(probe))
+    return examples, wrong, f"a value no type of {list(types)} accepts"
+
+
 def _type_edits(site: Site) -> Iterator[Edit]:
     types = schema_types(site.schema)
     if not types:
         return
     kind = "not-an-object" if "object" in types else "not-an-array" if "array" in types else "wrong-type"
-
-    def wrong(value: Any) -> bool:
-        return not accepts_type(value, types)
-
-    examples = tuple(probe for probe in _PROBES if wrong(probe))
-    detail = f"a value no type of {list(types)} accepts"
+    examples, wrong, detail = _wrong_type(types)
     yield Edit(kind, site.path, detail, _setter(site.path), examples, wrong)
 
 
@@ -233,28 +259,44 @@ def _object_edits(site: Site) -> Iterator[Edit]:
         if key in site.value:
             yield Edit("missing-required", site.path, f"without {key!r}", _deleter(site.path, key), (None,))
     if site.schema.get("additionalProperties") is False:
-        known = set(site.schema.get("properties", {}))
-
-        def unknown(value: Any) -> bool:
-            return isinstance(value, tuple) and value[0] not in known
-
-        examples = tuple(
-            (key, item) for key, item in (("unexpected", 1), ("x", None), ("extra", "")) if key not in known
-        )
+        examples, unknown = _unknown_key(frozenset(site.schema.get("properties", {})))
         yield Edit("additional-property", site.path, "an unknown key", _adder(site.path), examples, unknown)
+
+
+# The predicates and examples below depend on the schema alone: made once per schema, so that every
+# site of that schema shares them (and a generator can reuse what it builds from them).
+
+
+@cache
+def _unknown_key(known: frozenset[str]) -> tuple[tuple[Any, ...], Callable[[Any], bool]]:
+    def unknown(value: Any) -> bool:
+        return isinstance(value, tuple) and value[0] not in known
+
+    examples = tuple(
+        (key, item) for key, item in (("unexpected", 1), ("x", None), ("extra", "")) if key not in known
+    )
+    return examples, unknown
+
+
+@cache
+def _outside_enum(
+    types: tuple[str, ...], allowed: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], Callable[[Any], bool]]:
+    def outside(value: Any) -> bool:
+        # A value of an allowed type that the enum refuses, so the edit violates ``enum`` and not ``type``.
+        return accepts_type(value, types) and value not in allowed
+
+    return tuple(value for value in ("invalid", f"{allowed[0]}-x", "") if outside(value)), outside
 
 
 def _enum_edits(site: Site) -> Iterator[Edit]:
     allowed = site.schema.get("enum")
     if allowed is None:
         return
-    types = schema_types(site.schema)
-
-    def outside(value: Any) -> bool:
-        # A value of an allowed type that the enum refuses, so the edit violates ``enum`` and not ``type``.
-        return accepts_type(value, types) and value not in allowed
-
-    examples = tuple(value for value in ("invalid", f"{allowed[0]}-x", "") if outside(value))
+    try:
+        examples, outside = _outside_enum(schema_types(site.schema), tuple(allowed))
+    except TypeError:  # an enum of objects or arrays is not hashable: no sharing then
+        examples, outside = _outside_enum.__wrapped__(schema_types(site.schema), tuple(allowed))
     yield Edit("enum-violation", site.path, f"outside {list(allowed)}", _setter(site.path), examples, outside)
 
 
@@ -283,7 +325,8 @@ def _one_of_edits(site: Site) -> Iterator[Edit]:
             continue
         theirs = _discriminators(other)
         swaps = {key: values[0] for key, values in theirs.items() if key in own and own[key] != values}
-        if not swaps:
+        if not swaps or accepts(site.schema, {**site.value, **swaps}):
+            # Still exactly one branch matches (e.g. an action without params): not a way to break it.
             continue
 
         def swap(instance: Any, value: Any, swaps: dict[str, Any] = swaps) -> Any:
@@ -294,10 +337,21 @@ def _one_of_edits(site: Site) -> Iterator[Edit]:
         yield Edit("one-of-mismatch", site.path, f"with {swaps}", swap, (None,))
 
 
-def edits(instance: Any, schema: Mapping[str, Any]) -> list[Edit]:
-    """Every edit of every site of the valid ``instance``, outermost site first."""
+_DERIVERS: tuple[tuple[Callable[[Site], Iterator[Edit]], frozenset[str]], ...] = (
+    (_type_edits, frozenset({"wrong-type", "not-an-object", "not-an-array"})),
+    (_object_edits, frozenset({"missing-required", "additional-property"})),
+    (_enum_edits, frozenset({"enum-violation"})),
+    (_array_edits, frozenset({"too-few-items"})),
+    (_one_of_edits, frozenset({"one-of-mismatch"})),
+)
+
+
+def edits(instance: Any, schema: Mapping[str, Any], kinds: Sequence[str] | None = None) -> list[Edit]:
+    """Every edit of every site of the valid ``instance``, outermost site first; only those of
+    ``kinds`` when given (the others are not derived at all)."""
+    derivers = [derive for derive, made in _DERIVERS if kinds is None or not made.isdisjoint(kinds)]
     found: list[Edit] = []
     for site in sites(instance, schema):
-        for derive in (_type_edits, _object_edits, _enum_edits, _array_edits, _one_of_edits):
-            found.extend(derive(site))
+        for derive in derivers:
+            found.extend(edit for edit in derive(site) if kinds is None or edit.kind in kinds)
     return found

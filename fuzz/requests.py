@@ -140,11 +140,12 @@ def post_requests(
 ) -> st.SearchStrategy[Request]:
     """POST requests carrying a drawn JSON value in one of the named ``ENCODINGS``/``BAD_ENCODINGS``."""
     table = {**ENCODINGS, **BAD_ENCODINGS}
+    names = st.sampled_from(list(encodings))
 
     @st.composite
     def build(draw: st.DrawFn) -> Request:
         cred = draw(creds)
-        content_type, body = table[draw(st.sampled_from(list(encodings)))](draw(values))
+        content_type, body = table[draw(names)](draw(values))
         headers = cred.headers + ((("Content-Type", content_type),) if content_type is not None else ())
         return _request("POST", TRIGGERS_PATH, headers, body=body)
 
@@ -189,18 +190,21 @@ def _numbers_text() -> st.SearchStrategy[str]:
 
 def list_queries() -> st.SearchStrategy[str]:
     """Raw query strings for the list route: count/offset/sort present or not, bad values, unknown keys."""
+    # Built once, not per draw: Hypothesis validates every new strategy the first time it draws from it.
+    numbers, sort_texts = _numbers_text(), st.one_of(sorts(), sorts(), bad_sorts())
+    unknown_keys = st.sampled_from(["foo", "query", "fields", "Count"])
 
     @st.composite
     def build(draw: st.DrawFn) -> str:
         pairs: list[tuple[str, str]] = []
         if draw(st.booleans()):
-            pairs.append(("count", draw(_numbers_text())))
+            pairs.append(("count", draw(numbers)))
         if draw(st.booleans()):
-            pairs.append(("offset", draw(_numbers_text())))
+            pairs.append(("offset", draw(numbers)))
         if draw(st.booleans()):
-            pairs.append(("sort", draw(st.one_of(sorts(), sorts(), bad_sorts()))))
+            pairs.append(("sort", draw(sort_texts)))
         if draw(st.integers(0, 9)) == 0:
-            pairs.append((draw(st.sampled_from(["foo", "query", "fields", "Count"])), "1"))
+            pairs.append((draw(unknown_keys), "1"))
         pairs = draw(st.permutations(pairs))
         return "&".join(f"{quote(key)}={quote(value, safe='')}" for key, value in pairs)
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
-from fuzz import bodies
+from fuzz import bodies, mutations
 from spec.contract import action_names, condition_names, senders, validate_post_body
 
 
@@ -50,3 +50,16 @@ def test_valid_bodies_cover_every_action_and_condition_kind() -> None:
         "conditions": set(condition_names()),
         "senders": set(senders()),
     }
+
+
+@settings(max_examples=100, database=None)
+@given(bodies.trigger_bodies(action_lists=bodies.action_lists_with_params()))
+def test_edits_of_some_kinds_are_those_kinds_of_all_edits(body: dict[str, Any]) -> None:
+    # The conformance run derives only the kind it draws; it must get exactly those of the full list.
+    assert validate_post_body(body).valid
+    everything = mutations.edits(body, bodies.POST_BODY_SCHEMA)
+    assert any(edit.kind == "one-of-mismatch" for edit in everything)  # what the action lists are for
+    for kind in mutations.KINDS:
+        only = mutations.edits(body, bodies.POST_BODY_SCHEMA, (kind,))
+        wanted = [edit for edit in everything if edit.kind == kind]
+        assert [(e.kind, e.path, e.detail) for e in only] == [(e.kind, e.path, e.detail) for e in wanted]
