@@ -32,6 +32,10 @@ from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
 
 __all__ = [
+    "ANNOTATION_KEYWORDS",
+    "COERCIBLE_TYPES",
+    "JS_TYPES",
+    "SUPPORTED_KEYWORDS",
     "AjvError",
     "CoerceMode",
     "CompiledSchema",
@@ -39,13 +43,16 @@ __all__ = [
     "Validation",
     "coerce_scalar",
     "compile_schema",
+    "follow_refs",
 ]
 
 CoerceMode = Literal[False, True, "array"]
 
 # Keywords that only annotate; ajv accepts and ignores them (``useDefaults`` is off, so ``default`` too).
-_ANNOTATIONS = frozenset({"description", "title", "example", "examples", "default", "deprecated", "readOnly"})
-_SUPPORTED = frozenset(
+ANNOTATION_KEYWORDS = frozenset(
+    {"description", "title", "example", "examples", "default", "deprecated", "readOnly"}
+)
+SUPPORTED_KEYWORDS = frozenset(
     {
         "type",
         "nullable",
@@ -58,8 +65,8 @@ _SUPPORTED = frozenset(
         "oneOf",
     }
 )
-_COERCIBLE = ("string", "number", "integer", "boolean", "null")
-_JS_TYPES = ("string", "number", "integer", "boolean", "null", "array", "object")
+COERCIBLE_TYPES = ("string", "number", "integer", "boolean", "null")
+JS_TYPES = ("string", "number", "integer", "boolean", "null", "array", "object")
 
 
 class SchemaError(ValueError):
@@ -173,7 +180,7 @@ def coerce_scalar(value: JsonValue, json_type: str, mode: CoerceMode = True) -> 
     step of validation, not a validation: a value that already has ``json_type`` is not for this function
     (ajv coerces only after the type check failed).
     """
-    if not mode or not (json_type in _COERCIBLE or (mode == "array" and json_type == "array")):
+    if not mode or not (json_type in COERCIBLE_TYPES or (mode == "array" and json_type == "array")):
         return False, value
     coerced: JsonValue = _COERCERS[json_type](value)
     if coerced is _UNDEFINED:
@@ -216,8 +223,11 @@ class _Schema:
     uses_object: bool
 
 
-def _parse(schema: Any, path: str, resolve_ref: Callable[[str], Mapping[str, Any]] | None) -> _Schema:
-    where = path or "#"
+def follow_refs(
+    schema: Any, where: str, resolve_ref: Callable[[str], Mapping[str, Any]] | None
+) -> Mapping[str, Any]:
+    """The schema a (chain of) local ``$ref`` stands for, checked to use only the keywords supported
+    here; ``where`` names it in errors."""
     seen: list[str] = []
     while isinstance(schema, Mapping) and "$ref" in schema:
         if len(schema) != 1:
@@ -230,14 +240,20 @@ def _parse(schema: Any, path: str, resolve_ref: Callable[[str], Mapping[str, Any
         schema = resolve_ref(schema["$ref"])
     if not isinstance(schema, Mapping):
         raise SchemaError(f"{where}: a schema must be an object, got {type(schema).__name__}")
-    unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
+    unknown = set(schema) - SUPPORTED_KEYWORDS - ANNOTATION_KEYWORDS
     if unknown:
         raise SchemaError(f"{where}: unsupported keyword(s) {sorted(unknown)}")
+    return schema
+
+
+def _parse(schema: Any, path: str, resolve_ref: Callable[[str], Mapping[str, Any]] | None) -> _Schema:
+    where = path or "#"
+    schema = follow_refs(schema, where, resolve_ref)
     raw_type = schema.get("type")
     if raw_type is not None and not isinstance(raw_type, (str, list)):
         raise SchemaError(f"{where}: unknown type {raw_type!r}")
     types = [raw_type] if isinstance(raw_type, str) else list(raw_type or [])
-    if any(json_type not in _JS_TYPES for json_type in types):
+    if any(json_type not in JS_TYPES for json_type in types):
         raise SchemaError(f"{where}: unknown type {raw_type!r}")
     nullable = schema.get("nullable")
     if nullable is not None and not types:
@@ -419,7 +435,7 @@ class _Generator:
         coerce_to = tuple(
             json_type
             for json_type in types
-            if mode and (json_type in _COERCIBLE or (mode == "array" and json_type == "array"))
+            if mode and (json_type in COERCIBLE_TYPES or (mode == "array" and json_type == "array"))
         )
         uses = {"array": node.uses_array, "object": node.uses_object}
         # coerceAndCheckDataType: a lone non-coercible type with rules of its own is checked in its group.

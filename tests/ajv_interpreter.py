@@ -12,38 +12,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from spec.ajv import AjvError, SchemaError, Validation
+from spec.ajv import (
+    COERCIBLE_TYPES,
+    JS_TYPES,
+    AjvError,
+    CoerceMode,
+    SchemaError,
+    Validation,
+    follow_refs,
+)
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
 
 __all__ = ["InterpretedSchema", "interpret_schema"]
 
-CoerceMode = Literal[False, True, "array"]
-
-# Keywords that only annotate; ajv accepts and ignores them (``useDefaults`` is off, so ``default`` too).
-_ANNOTATIONS = frozenset({"description", "title", "example", "examples", "default", "deprecated", "readOnly"})
-_SUPPORTED = frozenset(
-    {
-        "type",
-        "nullable",
-        "enum",
-        "required",
-        "additionalProperties",
-        "properties",
-        "minItems",
-        "items",
-        "oneOf",
-    }
-)
-_COERCIBLE = ("string", "number", "integer", "boolean", "null")
 # Keywords of each type group, in ajv's evaluation order (validation vocabulary before applicators).
 _GROUP_KEYWORDS = {
     "array": ("minItems", "items"),
     "object": ("required", "additionalProperties", "properties"),
 }
-_JS_TYPES = frozenset({"string", "number", "integer", "boolean", "null", "array", "object"})
 
 
 _UNDEFINED: Any = object()
@@ -131,12 +120,9 @@ class _Node:
     """One compiled (sub)schema."""
 
     def __init__(self, schema: Mapping[str, Any], compile_child: Callable[[Any], _Node], path: str) -> None:
-        unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
-        if unknown:
-            raise SchemaError(f"{path or '#'}: unsupported keyword(s) {sorted(unknown)}")
         raw_type = schema.get("type")
         types = [raw_type] if isinstance(raw_type, str) else list(raw_type or [])
-        if any(json_type not in _JS_TYPES for json_type in types):
+        if any(json_type not in JS_TYPES for json_type in types):
             raise SchemaError(f"{path or '#'}: unknown type {raw_type!r}")
         nullable = schema.get("nullable")
         if nullable is not None and not types:
@@ -174,7 +160,7 @@ class _Node:
             cached = tuple(
                 json_type
                 for json_type in self.types
-                if mode and (json_type in _COERCIBLE or (mode == "array" and json_type == "array"))
+                if mode and (json_type in COERCIBLE_TYPES or (mode == "array" and json_type == "array"))
             )
             self.coerce_cache[mode] = cached
         return cached
@@ -342,18 +328,6 @@ def interpret_schema(
 
     def compile_child(entry: tuple[Any, str]) -> _Node:
         sub, path = entry
-        seen: list[str] = []
-        while isinstance(sub, Mapping) and "$ref" in sub:
-            if len(sub) != 1:
-                raise SchemaError(f"{path or '#'}: $ref beside other keywords is not supported")
-            if resolve_ref is None:
-                raise SchemaError(f"{path or '#'}: $ref {sub['$ref']!r} but no resolver was given")
-            if sub["$ref"] in seen:
-                raise SchemaError(f"{path or '#'}: recursive $ref {sub['$ref']!r} is not supported")
-            seen.append(sub["$ref"])
-            sub = resolve_ref(sub["$ref"])
-        if not isinstance(sub, Mapping):
-            raise SchemaError(f"{path or '#'}: a schema must be an object, got {type(sub).__name__}")
-        return _Node(sub, compile_child, path)
+        return _Node(follow_refs(sub, path or "#", resolve_ref), compile_child, path)
 
     return InterpretedSchema(root=compile_child((schema, "")), coerce=coerce)
