@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,61 +140,72 @@ def _extract(archive: Path, destination: Path) -> None:
             tar.extractall(destination)
 
 
-def _build(cache: Path, npm: str) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{cache.name}.building-", dir=cache.parent))
-    try:
-        work.chmod(0o755)
-        tarballs = work / "tarballs"
-        tarballs.mkdir()
-        specs = [f"{name}@{version}" for name, version in PACKAGES]
-        packed = json.loads(_run([npm, "pack", "--json", *specs], tarballs, "npm pack") or "[]")
-        files = {f"{entry['name']}@{entry['version']}": tarballs / entry["filename"] for entry in packed}
-        missing = [spec for spec in specs if spec not in files or not files[spec].is_file()]
-        if missing:
-            raise OracleUnavailable(
-                f"npm pack did not produce {', '.join(missing)} (it reported {sorted(files)})"
-            )
+def cached_build(
+    cache: Path, complete: Callable[[Path], bool], build: Callable[[Path], None], what: str
+) -> Path:
+    """``cache``, built first if ``complete`` says it is not: ``build`` fills a fresh folder beside it
+    (under an exclusive lock, so that parallel test processes build it once), which replaces the cache
+    only once ``complete`` accepts it. ``what`` names the cache in the error."""
+    if complete(cache):
+        return cache
+    with _exclusive(cache.parent / f".{cache.name}.lock"):
+        if complete(cache):
+            return cache
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{cache.name}.building-", dir=cache.parent))
+        try:
+            work.chmod(0o755)
+            build(work)
+            if not complete(work):
+                raise OracleUnavailable(f"the {what} built in {work} is incomplete or has wrong versions")
+            if cache.exists():
+                shutil.rmtree(cache)
+            work.rename(cache)
+        finally:
+            if work.exists():
+                shutil.rmtree(work, ignore_errors=True)
+    return cache
 
-        (work / "rest-typings").mkdir()
-        _extract(files[specs[0]], work / "rest-typings")
 
-        (work / "package.json").write_text(
-            json.dumps({"name": "rc-triggers-oracle-cache", "private": True}) + "\n", "utf-8"
-        )
-        _run(
-            [
-                npm,
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--no-package-lock",
-                "--ignore-scripts",
-                f"./tarballs/{files[specs[1]].name}",
-                f"./tarballs/{files[specs[2]].name}",
-            ],
-            work,
-            "npm install of ajv and ajv-formats",
-        )
-        (work / "complete.json").write_text(json.dumps(_expected_marker()) + "\n", "utf-8")
-        if not _complete(work):
-            raise OracleUnavailable(f"the oracle cache built in {work} is incomplete or has wrong versions")
-        if cache.exists():
-            shutil.rmtree(cache)
-        work.rename(cache)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+def _build(work: Path, npm: str) -> None:
+    tarballs = work / "tarballs"
+    tarballs.mkdir()
+    specs = [f"{name}@{version}" for name, version in PACKAGES]
+    packed = json.loads(_run([npm, "pack", "--json", *specs], tarballs, "npm pack") or "[]")
+    files = {f"{entry['name']}@{entry['version']}": tarballs / entry["filename"] for entry in packed}
+    missing = [spec for spec in specs if spec not in files or not files[spec].is_file()]
+    if missing:
+        reported = sorted(files)
+        raise OracleUnavailable(f"npm pack did not produce {', '.join(missing)} (it reported {reported})")
+
+    (work / "rest-typings").mkdir()
+    _extract(files[specs[0]], work / "rest-typings")
+
+    (work / "package.json").write_text(
+        json.dumps({"name": "rc-triggers-oracle-cache", "private": True}) + "\n", "utf-8"
+    )
+    _run(
+        [
+            npm,
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            "--ignore-scripts",
+            f"./tarballs/{files[specs[1]].name}",
+            f"./tarballs/{files[specs[2]].name}",
+        ],
+        work,
+        "npm install of ajv and ajv-formats",
+    )
+    (work / "complete.json").write_text(json.dumps(_expected_marker()) + "\n", "utf-8")
 
 
 def ensure_oracle() -> OraclePaths:
     """Return the cache (building it first if needed); raise OracleUnavailable with the reason."""
     node = find_tool("node")
     npm = find_tool("npm")
-    cache = cache_dir()
-    with _exclusive(cache.parent / f".{cache.name}.lock"):
-        if not _complete(cache):
-            _build(cache, npm)
+    cache = cached_build(cache_dir(), _complete, lambda work: _build(work, npm), "oracle cache")
     return OraclePaths(
         cache=cache,
         package=cache / "rest-typings" / "package",

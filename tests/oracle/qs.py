@@ -11,14 +11,12 @@ rename-into-place helpers) and ``qs.mjs`` answers one JSON line per query.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.oracle.fetch import OracleUnavailable, _exclusive, _installed_version, _run, find_tool
+from tests.oracle.fetch import OracleUnavailable, _installed_version, _run, cached_build, find_tool
 
 QS_VERSION = "6.13.0"
 """The qs that Express 4.21 (Rocket.Chat's express) depends on."""
@@ -39,27 +37,16 @@ def ensure_qs() -> Path:
     """The folder whose ``node_modules`` holds qs; installed first when missing."""
     cache = cache_dir()
     if _complete(cache):
-        return cache
+        return cache  # npm is not needed then
     npm = find_tool("npm")
-    with _exclusive(cache.parent / f".{cache.name}.lock"):
-        if _complete(cache):
-            return cache
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{cache.name}.building-", dir=cache.parent))
-        try:
-            (work / "package.json").write_text('{"name": "rc-triggers-qs-oracle", "private": true}\n')
-            command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts"]
-            _run([*command, f"qs@{QS_VERSION}"], work, "npm install of qs")
-            (work / "complete.json").write_text(json.dumps({"qs": QS_VERSION}) + "\n", "utf-8")
-            if not _complete(work):
-                raise OracleUnavailable(f"the qs cache built in {work} does not hold qs {QS_VERSION}")
-            if cache.exists():
-                shutil.rmtree(cache)
-            work.rename(cache)
-        finally:
-            if work.exists():
-                shutil.rmtree(work, ignore_errors=True)
-    return cache
+
+    def build(work: Path) -> None:
+        (work / "package.json").write_text('{"name": "rc-triggers-qs-oracle", "private": true}\n')
+        command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--ignore-scripts"]
+        _run([*command, f"qs@{QS_VERSION}"], work, "npm install of qs")
+        (work / "complete.json").write_text(json.dumps({"qs": QS_VERSION}) + "\n", "utf-8")
+
+    return cached_build(cache, _complete, build, f"qs {QS_VERSION} cache")
 
 
 def qs_parse(queries: Sequence[str]) -> list[str]:

@@ -26,10 +26,9 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from tests.oracle.fetch import OracleUnavailable, _exclusive, _extract, _run
+from tests.oracle.fetch import OracleUnavailable, _extract, _run, cached_build
 
 PACKAGE = "@rocket.chat/livechat"
 VERSION = "1.13.3"
@@ -63,39 +62,20 @@ def _complete(cache: Path) -> bool:
     return marker == _marker() and all((build / name).is_file() for name in REQUIRED_FILES)
 
 
-def _build(cache: Path, npm: str) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{cache.name}.building-", dir=cache.parent))
-    try:
-        work.chmod(0o755)
-        spec = f"{PACKAGE}@{VERSION}"
-        try:
-            packed = json.loads(_run([npm, "pack", "--json", spec], work, "npm pack") or "[]")
-        except OracleUnavailable as exc:
-            raise WidgetUnavailable(str(exc)) from exc
-        entry = next((item for item in packed if item.get("id") == spec), None)
-        if entry is None or not (work / entry["filename"]).is_file():
-            raise WidgetUnavailable(f"npm pack did not produce {spec} (it reported {packed!r:.500})")
-        if entry.get("integrity") != INTEGRITY:
-            raise WidgetUnavailable(
-                f"{spec} from the registry has integrity {entry.get('integrity')!r}, "
-                f"not the pinned {INTEGRITY!r}"
-            )
-        tarball = work / entry["filename"]
-        try:
-            _extract(tarball, work)
-        except OracleUnavailable as exc:
-            raise WidgetUnavailable(str(exc)) from exc
-        tarball.rename(work / f"livechat-{VERSION}.tgz")
-        (work / "complete.json").write_text(json.dumps(_marker()) + "\n", "utf-8")
-        if not _complete(work):
-            raise WidgetUnavailable(f"the widget cache built in {work} lacks one of {REQUIRED_FILES}")
-        if cache.exists():
-            shutil.rmtree(cache)
-        work.rename(cache)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
+def _build(work: Path, npm: str) -> None:
+    spec = f"{PACKAGE}@{VERSION}"
+    packed = json.loads(_run([npm, "pack", "--json", spec], work, "npm pack") or "[]")
+    entry = next((item for item in packed if item.get("id") == spec), None)
+    if entry is None or not (work / entry["filename"]).is_file():
+        raise WidgetUnavailable(f"npm pack did not produce {spec} (it reported {packed!r:.500})")
+    if entry.get("integrity") != INTEGRITY:
+        raise WidgetUnavailable(
+            f"{spec} from the registry has integrity {entry.get('integrity')!r}, not the pinned {INTEGRITY!r}"
+        )
+    tarball = work / entry["filename"]
+    _extract(tarball, work)
+    tarball.rename(work / f"livechat-{VERSION}.tgz")
+    (work / "complete.json").write_text(json.dumps(_marker()) + "\n", "utf-8")
 
 
 def ensure_widget() -> Path:
@@ -105,9 +85,10 @@ def ensure_widget() -> Path:
         npm = shutil.which("npm")
         if npm is None:
             raise WidgetUnavailable(f"`npm` was not found on PATH: it is needed to fetch {PACKAGE}@{VERSION}")
-        with _exclusive(cache.parent / f".{cache.name}.lock"):
-            if not _complete(cache):
-                _build(cache, npm)
+        try:
+            cached_build(cache, _complete, lambda work: _build(work, npm), f"widget cache ({REQUIRED_FILES})")
+        except OracleUnavailable as exc:  # npm, the archive or the finished folder
+            raise WidgetUnavailable(str(exc)) from exc
     return cache / "package" / "build"
 
 
