@@ -4,7 +4,10 @@
 interpreter it replaced, unchanged in its semantics: every branch mirrors one piece of ajv's generated code,
 and it was proven against the real ajv by tests/test_oracle_differential.py before the compiler existed.
 The compiled validators must give the same errors, order, messages and in-place coercion on any input.
-It shares only the result types (``AjvError``, ``Validation``, ``SchemaError``) with ``spec.ajv``.
+It shares with ``spec.ajv`` the result types (``AjvError``, ``Validation``, ``SchemaError``) and the
+schema front end (the keywords supported, how a ``$ref`` is followed: ``spec.ajv.follow_refs``); what a
+schema means (type checks, coercion, enum equality, the order of errors) it states on its own, so that
+it stays an independent oracle of the compiled code.
 """
 
 from __future__ import annotations
