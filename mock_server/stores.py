@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import marshal
 import sqlite3
 import threading
 import time
@@ -290,11 +291,41 @@ def _load(doc: str) -> Trigger:
     return trigger
 
 
-def _parse(doc: str) -> Trigger:
-    # MemoryStore's rows: what stringify wrote, read back with JSON.parse (the same JS value).
-    trigger = parse_json(doc)
+_MARSHAL_VERSION = 2
+"""The last format without back-references: every row reads back as a tree of fresh objects, as
+JSON.parse would give, even where the written trigger shared a list or an object between fields."""
+
+_Row = bytes | str
+"""A MemoryStore row: the trigger in ``marshal`` form as written, or as the JSON text ``stringify``
+writes once a list has shown it (the form a list copies into its answer)."""
+
+
+def _row(trigger: Trigger) -> _Row:
+    # marshal writes a trigger about four times faster than stringify, in slightly fewer bytes, and
+    # reads it back faster than JSON.parse; what it cannot write (a str subclass, deep nesting) is
+    # kept as JSON text.
+    try:
+        return marshal.dumps(trigger, _MARSHAL_VERSION)
+    except ValueError:
+        return stringify(trigger)
+
+
+def _parse(doc: _Row) -> Trigger:
+    # The same JS value as was written: marshal keeps types, key order and every float's bits;
+    # stringify's text read back with JSON.parse.
+    trigger = marshal.loads(doc) if isinstance(doc, bytes) else parse_json(doc)
     assert isinstance(trigger, dict)
     return trigger
+
+
+def _text(rows: dict[int, _Row], row: int) -> JsonText:
+    """The row as ``stringify`` writes it, kept in that form from now on: a trigger that is listed
+    once is usually listed again, and its text is copied into a list answer as it is."""
+    doc = rows[row]
+    if type(doc) is bytes:
+        doc = rows[row] = stringify(marshal.loads(doc))
+    assert isinstance(doc, str)
+    return JsonText(doc)
 
 
 _MERGED_ONE_BY_ONE = 64
@@ -376,13 +407,13 @@ class MemoryStore:
     """State of one process only (the default, and ``--workers 1``).
 
     Laid out like the SQLite table rather than as one immutable ``spec.model.State``: rows keyed by
-    an insertion sequence number (a dict keeps insertion order), each the trigger's JSON text as
-    ``spec.jsvalues.stringify`` writes it (about a third of the memory of the dicts and lists, nothing
-    for the garbage collector to walk, and a list answer copies the texts of its page as they are),
-    an index from ``_id`` to its rows, the default-sort index and the public subset. Inserting,
-    finding, updating and deleting a trigger cost O(1) or O(log n) plus a memmove, never a copy of
-    every stored trigger. Same semantics as ``State``, duplicate ids included, and updates still merge
-    through ``spec.model.apply_change``.
+    an insertion sequence number (a dict keeps insertion order), each the trigger in ``marshal`` form,
+    or as the JSON text ``spec.jsvalues.stringify`` writes once a list has shown it (either a fraction
+    of the memory of the dicts and lists, nothing for the garbage collector to walk; a list answer
+    copies the texts of its page as they are), an index from ``_id`` to its rows, the default-sort
+    index and the public subset. Inserting, finding, updating and deleting a trigger cost O(1) or
+    O(log n) plus a memmove, never a copy of every stored trigger. Same semantics as ``State``,
+    duplicate ids included, and updates still merge through ``spec.model.apply_change``.
     """
 
     def __init__(self, users: Sequence[User], *, journal_size: int, start: StartState | None = None) -> None:
@@ -394,7 +425,7 @@ class MemoryStore:
         self._permissions: dict[str, StoredPermission] = {}
         self._settings: dict[str, JsonValue] = {}
         self._restore_identity()
-        self._rows: dict[int, str] = {}
+        self._rows: dict[int, _Row] = {}
         self._rows_by_id: dict[str, int | list[int]] = {}
         self._next_row = 0
         self._order: list[tuple[tuple[Any, ...], int]] = []
@@ -438,7 +469,7 @@ class MemoryStore:
             return [_parse(rows[row]) for _, row in order[start : start + length]]
 
         def texts(start: int, length: int) -> list[JsonText]:
-            return [JsonText(rows[row]) for _, row in order[start : start + length]]
+            return [_text(rows, row) for _, row in order[start : start + length]]
 
         return _Lazy(len(order), read, texts=texts), self._ties > 0
 
@@ -544,7 +575,7 @@ class MemoryStore:
                 # The contract's own merge, on a one-trigger State: no second copy of the rule.
                 (merged,) = apply_change(State(triggers=(old,)), change).triggers
                 self._unindex(row, old)
-                self._rows[row] = stringify(merged)
+                self._rows[row] = _row(merged)
                 self._index(row, merged)
         elif isinstance(change, DeleteTrigger):
             for row in self._rows_of(change.trigger_id):
@@ -579,7 +610,7 @@ class MemoryStore:
     def _insert(self, trigger: Trigger) -> None:
         row = self._next_row
         self._next_row += 1
-        self._rows[row] = stringify(trigger)
+        self._rows[row] = _row(trigger)
         trigger_id = str(trigger["_id"])
         known = self._rows_by_id.get(trigger_id)
         if known is None:

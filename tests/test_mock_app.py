@@ -185,6 +185,63 @@ def test_the_index_gives_exactly_spec_predicts_order_and_ties(tmp_path: Path, ki
     store.close()
 
 
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_memory_rows_read_back_as_written_in_either_form() -> None:
+    """Rows are kept in marshal form until a list shows them, then as stringify's text: whichever
+    form a row is in, every read gives the trigger that was written, and a list its exact text."""
+    store = MemoryStore([ADMIN], journal_size=10)
+    shared: list[Any] = [1.5, "x"]
+    written: list[Trigger] = [
+        {"_id": "a", "name": "a", "value": -0.0, "big": 1e21, "small": 1e-7, "whole": 5.0, "n": None},
+        {"_id": "b", "name": "b", "text": 'é\U0001f600\ud800"\\', "flags": [True, False]},
+        {"_id": "b2", "name": "b2", "map": {"z": 1.0, "a": {}}, "list": [[], {}, 2**70]},
+        {"_id": "c", "name": "c", "left": shared, "right": shared},  # one list in two fields
+        {"_id": "d", "name": "d", "deep": _nested(2100)},  # beyond marshal's depth: kept as text
+    ]
+    texts = [stringify(t) for t in written]  # == on the deep one would exceed the recursion limit
+
+    def write(view: StateView) -> tuple[None, Sequence[Change]]:
+        return None, tuple(InsertTrigger(t) for t in written)
+
+    def read(view: StateView) -> tuple[list[Trigger], Sequence[Change]]:
+        return [t for t in (view.find_trigger(str(w["_id"])) for w in written) if t is not None], ()
+
+    def listed(view: StateView) -> tuple[list[str], Sequence[Change]]:
+        found = view.all_triggers().sorted_by(DEFAULT_SORT)  # type: ignore[attr-defined]
+        assert found is not None
+        texts = found[0][0:5].as_json_texts()
+        return [text.text for text in texts], ()
+
+    store.transact(write)
+    # Read back, the shared list is two lists, as JSON.parse of the stored text would give.
+    (copy,) = [t for t in store.transact(read) if t["_id"] == "c"]
+    left = copy["left"]
+    assert isinstance(left, list)
+    left.append("changed")
+    assert copy["right"] == shared
+    assert [stringify(t) for t in store.transact(read)] == texts  # marshal rows (and the deep text)
+    assert [stringify(t) for t in store.triggers()] == texts
+    assert store.transact(read)[:4] == written[:4]
+    assert store.transact(listed) == texts
+    assert [stringify(t) for t in store.transact(read)] == texts  # text rows now
+    assert store.transact(read)[:4] == written[:4]
+    assert store.transact(listed) == texts
+
+    def update(view: StateView) -> tuple[None, Sequence[Change]]:
+        return None, (UpdateTrigger("a", {"name": "z", "value": 2.0}),)
+
+    store.transact(update)  # an updated row is written again, in marshal form
+    (updated,) = [t for t in store.triggers() if t["_id"] == "a"]
+    assert updated["name"] == "z" and updated["value"] == 2.0
+    assert store.transact(listed)[-1] == stringify(updated)
+
+
 def test_a_name_of_another_kind_falls_back_to_the_full_sort(tmp_path: Path) -> None:
     store = SqliteStore(str(tmp_path / "s.sqlite"), [ADMIN], journal_size=10)
     store.load([{"_id": "a", "name": "z"}, {"_id": "b", "name": 3.0}, {"_id": "c"}], replace=False)
