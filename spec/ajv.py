@@ -30,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
 from spec.model import JsonValue
+from spec.records import quick_init
 
 __all__ = [
     "ANNOTATION_KEYWORDS",
@@ -82,6 +83,7 @@ class AjvError(NamedTuple):
     message: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Validation:
     """The result of one validation: errors in ajv's order and the data after in-place coercion."""

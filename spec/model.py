@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias, TypeGuard, runtime_checkable
 
 from spec.permissions import DEFAULT_ROLE_TABLE, DEFAULT_ROLES
+from spec.records import quick_init
 from spec.settings import default_settings
 
 JsonValue: TypeAlias = bool | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
@@ -59,6 +60,7 @@ def header_lookup(headers: Headers) -> dict[str, str]:
     return found
 
 
+@quick_init
 @dataclass(frozen=True)
 class Request:
     """An HTTP request as it reaches the server, before any parsing."""
@@ -86,6 +88,7 @@ class Request:
         return self
 
 
+@quick_init
 @dataclass(frozen=True)
 class Answer:
     """What the server sends back: status, headers and the exact body bytes."""
@@ -161,11 +164,13 @@ def default_permissions(at_ms: int) -> tuple[StoredPermission, ...]:
     return tuple(StoredPermission(pid, roles, at_ms) for pid, roles in DEFAULT_ROLE_TABLE.items())
 
 
+@quick_init
 @dataclass(frozen=True)
 class InsertTrigger:
     trigger: Trigger
 
 
+@quick_init
 @dataclass(frozen=True)
 class UpdateTrigger:
     trigger_id: str
@@ -173,11 +178,13 @@ class UpdateTrigger:
     """The six saved fields and ``_updatedAt``; other keys of the stored trigger stay as they are."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class DeleteTrigger:
     trigger_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class CountCall:
     """One call counted by the rate limiter for ``key`` (client address, route and method), in a fixed

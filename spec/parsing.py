@@ -10,6 +10,7 @@ from urllib.parse import unquote_to_bytes
 from spec.jsvalues import JsonSyntaxError, _js_property_order, parse_json
 from spec.model import JsonValue
 from spec.profiles import Profile
+from spec.records import quick_init
 
 # Keys qs drops because plain JavaScript objects inherit them (``allowPrototypes`` is off).
 _PROTOTYPE_KEYS = frozenset(
@@ -25,6 +26,7 @@ _ENCODED_OPEN = re.compile("%5b", re.IGNORECASE)
 _ENCODED_CLOSE = re.compile("%5d", re.IGNORECASE)
 
 
+@quick_init
 @dataclass(frozen=True)
 class ParsedBody:
     """The body as the route sees it, or the reason the body parser refused it."""

@@ -54,6 +54,7 @@ from spec.outbound import ExternalCall
 from spec.parsing import ParsedBody, parse_body, parse_query
 from spec.permissions import MANAGE_TRIGGERS, holds
 from spec.profiles import Profile, RateLimit, Step
+from spec.records import quick_init
 from spec.routes import (
     EXTERNAL_SERVICE_OPERATIONS,
     IDENTITY_OPERATIONS,
@@ -70,6 +71,7 @@ UPPER_COUNT_LIMIT = 100
 DEFAULT_SORT: dict[str, JsonValue] = {"name": 1.0}
 
 
+@quick_init
 @dataclass(frozen=True)
 class Environment:
     """What the server would pick by itself: the time, the id of the next inserted trigger and the
@@ -84,6 +86,7 @@ class Environment:
     call, which no other request needs to pay."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class Outcome:
     answer: Answer
