@@ -257,7 +257,7 @@ class PredictorMiddleware:
         request_id = (
             client_id
             if client_id and _CLIENT_REQUEST_ID.fullmatch(client_id)
-            else format(_request_ids.getrandbits(64), "016x")
+            else _request_ids.getrandbits(64).to_bytes(8, "big").hex()
         )
         origin = header.get("origin")
         client = scope.get("client")

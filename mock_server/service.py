@@ -134,7 +134,9 @@ class MockService:
         # Not cryptographic on purpose: an id only has to be unique, and os.urandom costs a syscall
         # on every request (the id is offered even to requests that create nothing).
         new_id = (
-            format(_ids.getrandbits(96), "024x") if ids.kind == "random" else format(ids.start + n, "024x")
+            _ids.getrandbits(96).to_bytes(12, "big").hex()  # format(n, "024x") in half the time
+            if ids.kind == "random"
+            else format(ids.start + n, "024x")
         )
         # A login token authenticates: from the OS's CSPRNG (Meteor's Random.secret(), 43 characters),
         # drawn only when a log-in issues one. With sequential ids the run is meant to be
@@ -504,7 +506,7 @@ class MockService:
         operation: str,
         started: float,
     ) -> JournalEntry:
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        duration_ms = (time.perf_counter() - started) * 1000  # rounded when shown (to_json)
         # tuple.__new__ is the NamedTuple without its Python-level __new__ (one entry per request).
         fields = (request_id, time.time(), method, path, query, status, operation, duration_ms)
         entry: JournalEntry = tuple.__new__(JournalEntry, fields)

@@ -115,6 +115,7 @@ class JournalEntry(NamedTuple):
     status: int
     operation: str
     duration_ms: float
+    """As measured; shown rounded to the microsecond."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -125,7 +126,7 @@ class JournalEntry(NamedTuple):
             "query": self.query,
             "status": self.status,
             "operation": self.operation,
-            "durationMs": self.duration_ms,
+            "durationMs": round(self.duration_ms, 3),
         }
 
 
