@@ -181,19 +181,10 @@ class _Checks:
     changes: tuple[Change, ...] = ()
 
     def run(self, step: Step) -> Answer | None:
-        refusal = self._run(step)
+        refusal = _STEP_CHECKS[step](self)
         if refusal is None or self.profile.refusal_passes_router(step):
             return refusal
         return middleware_answer(refusal)
-
-    def _run(self, step: Step) -> Answer | None:
-        if step == "authentication":
-            return self.authenticate()
-        if step == "permission":
-            return self.authorize()
-        if step == "rate-limit":
-            return self.rate_limit()
-        return self.validate()
 
     def delayed(self, answer: Answer) -> Answer:
         delay = self.profile.auth_failure_delay
@@ -264,6 +255,15 @@ class _Checks:
             return validation_failure(outcome.message)
         self.validated = outcome.data
         return None
+
+
+_STEP_CHECKS: dict[Step, Callable[[_Checks], Answer | None]] = {
+    "authentication": _Checks.authenticate,
+    "permission": _Checks.authorize,
+    "rate-limit": _Checks.rate_limit,
+    "validation": _Checks.validate,
+}
+"""The check each step of ``Profile.check_order`` runs (one lookup per step, no chain of tests)."""
 
 
 def predict(request: Request, state: StateView, profile: Profile, env: Environment) -> Outcome:
