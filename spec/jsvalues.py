@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -149,28 +150,42 @@ _PLAIN_DECODER = json.JSONDecoder(parse_float=float, parse_int=float, parse_cons
 _POSSIBLE_INDEX_KEY = re.compile(r'"(?<=[{, \t\n\r]")(?:[0-9]|\\u003[0-9])')
 
 
+_Scanner = Callable[[str, int], tuple[Any, int]]
+"""A decoder's ``scan_once``: the value at an index and where it ends; StopIteration if none."""
+_SCAN: _Scanner = _DECODER.scan_once  # type: ignore[attr-defined]
+_PLAIN_SCAN: _Scanner = _PLAIN_DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def parse_json(text: str) -> JsonValue:
     """``JSON.parse(text)``; raises ``JsonSyntaxError`` where JavaScript throws a SyntaxError."""
-    decoder = _PLAIN_DECODER if _POSSIBLE_INDEX_KEY.search(text) is None else _DECODER
-    return _parse_with(decoder, text)
+    scan = _PLAIN_SCAN if _POSSIBLE_INDEX_KEY.search(text) is None else _SCAN
+    return _parse_with(scan, text)
 
 
 def _parse_exact(text: str) -> JsonValue:
     """``parse_json`` without the fast path: every object goes through ``_js_property_order``."""
-    return _parse_with(_DECODER, text)
+    return _parse_with(_SCAN, text)
 
 
-def _parse_with(decoder: json.JSONDecoder, text: str) -> JsonValue:
+def _parse_with(scan: _Scanner, text: str) -> JsonValue:
+    # The decoder's C scanner itself, as JSONDecoder.raw_decode calls it (one Python frame less),
+    # and the whitespace loops only where the text starts or ends with whitespace.
+    start = _skip_json_whitespace(text, 0) if text[:1] in _JSON_WHITESPACE else 0
     try:
-        value, end = decoder.raw_decode(text, _skip_json_whitespace(text, 0))
+        value, end = scan(text, start)
+    except StopIteration as stop:
+        raise JsonSyntaxError(str(json.JSONDecodeError("Expecting value", text, stop.value))) from None
     except json.JSONDecodeError as error:
         raise JsonSyntaxError(str(error)) from None
     except RecursionError:
         # V8 parses arbitrarily deep nesting without recursion; so must we.
         return _parse_deep(text)
-    if _skip_json_whitespace(text, end) != len(text):
+    if end != len(text) and _skip_json_whitespace(text, end) != len(text):
         raise JsonSyntaxError("Unexpected non-whitespace character after JSON")
     return value  # type: ignore[no-any-return]
+
+
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def _skip_json_whitespace(text: str, index: int) -> int:
