@@ -578,10 +578,18 @@ class _Generator:
 
     def object(self, out: list[str], node: _Schema, place: _Place) -> None:
         indent, data = place.indent, place.data
-        for name in node.required:
-            self.emit(out, indent, f"if {name!r} not in {data}:")
-            self.error(out, indent + 1, place, "required", f"must have required property '{name}'")
-            self.emit(out, indent + 1, "return False")
+        required = tuple(dict.fromkeys(node.required))
+        checks = indent
+        if len(required) > 1:
+            # One set test for the common case, all present; only when one is missing do the tests
+            # one by one find the first, whose error ajv reports.
+            names = "".join(repr(name) + ", " for name in required)
+            self.emit(out, indent, f"if not ({data}.keys() >= {self.constant(f'frozenset(({names}))')}):")
+            checks = indent + 1
+        for name in required:
+            self.emit(out, checks, f"if {name!r} not in {data}:")
+            self.error(out, checks + 1, place, "required", f"must have required property '{name}'")
+            self.emit(out, checks + 1, "return False")
         if node.forbid_additional:
             if node.properties:
                 names = "".join(repr(name) + ", " for name, _ in node.properties)
@@ -593,14 +601,19 @@ class _Generator:
             self.emit(out, indent + 1, "return False")
         for name, sub in node.properties:
             value = self.fresh("d")
-            self.emit(out, indent, f"if {name!r} in {data}:")
-            self.emit(out, indent + 1, f"{value} = {data}[{name!r}]")
+            if name in required:  # known to be there: a missing one has ended the validation above
+                self.emit(out, indent, f"{value} = {data}[{name!r}]")
+                inner = indent
+            else:
+                self.emit(out, indent, f"if {name!r} in {data}:")
+                self.emit(out, indent + 1, f"{value} = {data}[{name!r}]")
+                inner = indent + 1
             child = _Place(
                 value,
                 data,
                 repr(name),
                 (*place.path, (True, "/" + _pointer(name))),
-                indent + 1,
+                inner,
                 place.loops,
                 place.composite,
             )
