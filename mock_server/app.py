@@ -100,6 +100,7 @@ class _Exchange:
     client_address: str
     request_id: str
     started: float
+    """``time.time()`` on arrival: the journal's duration ends with its one reading of the same clock."""
     origin: str | None
     headers: Headers
     header: dict[str, str]
@@ -267,7 +268,7 @@ class PredictorMiddleware:
             scope.get("query_string", b"").decode("latin-1"),
             client[0] if client else "127.0.0.1",
             request_id,
-            time.perf_counter(),
+            time.time(),
             origin,
             headers,
             header,
@@ -446,7 +447,7 @@ class PredictorMiddleware:
             target,
             status,
             operation,
-            (time.perf_counter() - exchange.started) * 1000,
+            (time.time() - exchange.started) * 1000,
             exchange.request_id,
         )
 

@@ -112,6 +112,7 @@ class MockService:
         self.gate.set()
         self._exclusive = asyncio.Lock()
         self._profiles: dict[str, Profile] = {}
+        self._journal_texts: dict[str, str] = {}
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
@@ -506,15 +507,27 @@ class MockService:
         operation: str,
         started: float,
     ) -> JournalEntry:
-        duration_ms = (time.perf_counter() - started) * 1000  # rounded when shown (to_json)
+        """Journal an answered request; ``started`` is ``time.time()`` when it arrived."""
+        now = time.time()  # one clock reading: the entry's time and the end of its duration
+        duration_ms = max(now - started, 0.0) * 1000  # a wall clock may step back; rounded when shown
+        # The journal keeps thousands of entries: one text per method and path rather than one per
+        # entry (bounded: paths with trigger ids are many).
+        shared = self._journal_texts
+        if len(shared) > _SHARED_JOURNAL_TEXTS:
+            shared.clear()
+        method = shared.setdefault(method, method)
+        path = shared.setdefault(path, path)
         # tuple.__new__ is the NamedTuple without its Python-level __new__ (one entry per request).
-        fields = (request_id, time.time(), method, path, query, status, operation, duration_ms)
+        fields = (request_id, now, method, path, query, status, operation, duration_ms)
         entry: JournalEntry = tuple.__new__(JournalEntry, fields)
         try:
             self.store.record(entry)
         except (sqlite3.Error, OSError) as error:  # the journal is a diagnostic: the answer stands
             logger.error("mock server: journal write failed: %s", error)
         return entry
+
+
+_SHARED_JOURNAL_TEXTS = 1024
 
 
 def _json_body(request: Request) -> JsonValue:
