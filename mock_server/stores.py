@@ -613,13 +613,12 @@ class MemoryStore:
         self._next_row += 1
         self._rows[row] = _row(trigger)
         trigger_id = str(trigger["_id"])
-        known = self._rows_by_id.get(trigger_id)
-        if known is None:
-            self._rows_by_id[trigger_id] = row
-        elif isinstance(known, int):
-            self._rows_by_id[trigger_id] = [known, row]
-        else:
-            known.append(row)
+        known = self._rows_by_id.setdefault(trigger_id, row)  # one probe of a large table
+        if known is not row:  # the id was taken already: duplicates keep all their rows
+            if isinstance(known, int):
+                self._rows_by_id[trigger_id] = [known, row]
+            else:
+                known.append(row)
         self._index(row, trigger)
 
     def _index(self, row: int, trigger: Trigger) -> None:

@@ -529,10 +529,14 @@ def sort_key(trigger: Trigger, sort: dict[str, JsonValue]) -> tuple[Any, ...]:
 
 
 ((_DEFAULT_FIELD, _DEFAULT_DIRECTION),) = DEFAULT_SORT.items()
+_DEFAULT_PLAIN = "." not in _DEFAULT_FIELD
 
 
 def default_sort_key(trigger: Trigger) -> tuple[Any, ...]:
     """``sort_key(trigger, DEFAULT_SORT)`` by the shortest path: stores index every trigger by it."""
+    value = trigger.get(_DEFAULT_FIELD) if _DEFAULT_PLAIN and type(trigger) is dict else None
+    if type(value) is str:  # every stored trigger: a validated name (_field and _sort_key inlined)
+        return ((_STRING_RANK, value),)
     return (_sort_key(_field(trigger, _DEFAULT_FIELD), _DEFAULT_DIRECTION == -1),)
 
 

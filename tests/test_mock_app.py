@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mock_server.app import create_app
 from mock_server.service import MockService
@@ -25,7 +27,15 @@ from mock_server.settings import MockSettings
 from mock_server.stores import MemoryStore, Overtaken, SqliteStore, Store
 from spec.jsvalues import stringify
 from spec.model import Change, DeleteTrigger, InsertTrigger, Request, StateView, Trigger, UpdateTrigger, User
-from spec.predict import DEFAULT_SORT, Environment, Outcome, predict, sort_triggers
+from spec.predict import (
+    DEFAULT_SORT,
+    Environment,
+    Outcome,
+    default_sort_key,
+    predict,
+    sort_key,
+    sort_triggers,
+)
 from spec.profiles import Profile
 
 ADMIN = User("admin-id", "admin-token", frozenset({"view-livechat-manager", "api-bypass-rate-limit"}))
@@ -240,6 +250,19 @@ def test_memory_rows_read_back_as_written_in_either_form() -> None:
     (updated,) = [t for t in store.triggers() if t["_id"] == "a"]
     assert updated["name"] == "z" and updated["value"] == 2.0
     assert store.transact(listed)[-1] == stringify(updated)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.dictionaries(st.sampled_from(["name", "_id", "enabled"]), _JSON, max_size=3))
+def test_the_index_key_is_the_default_sort_key(trigger: Trigger) -> None:
+    assert default_sort_key(trigger) == sort_key(trigger, DEFAULT_SORT)
 
 
 def test_a_name_of_another_kind_falls_back_to_the_full_sort(tmp_path: Path) -> None:
