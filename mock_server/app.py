@@ -75,7 +75,7 @@ from mock_server.stores import MemoryStore, SqliteStore, Store, start_state
 from spec.contract import CONTRACT_PATH
 from spec.headers import CONTENT_TYPE
 from spec.model import Headers, Request, header_lookup
-from spec.predict import Predictor, predict
+from spec.predict import Outcome, Predictor, predict
 from spec.routes import CONFIG_PATH, TRIGGERS_PATH, is_api_path
 
 CONTROL_SPEC_PATH = Path(__file__).with_name("control.openapi.json")
@@ -127,6 +127,11 @@ _PASSED_ON = _Reply(0, (), b"", "docs")
 """Marker: the app below has answered (status and log line are handled by ``_pass_on``)."""
 
 
+def _answered(outcome: Outcome) -> _Reply:
+    answer = outcome.answer
+    return _Reply(answer.status, answer.headers, answer.body, outcome.operation, True, answer.delay_seconds)
+
+
 def _from_reply(reply: Reply, operation: str, *, journal: bool = False, close: bool = False) -> _Reply:
     return _Reply(reply.status, reply.headers, reply.body, operation, journal, None, close)
 
@@ -147,17 +152,12 @@ class _Refused(Exception):
         self.reply = reply
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    message = await receive()
-    if message["type"] == "http.disconnect":
-        raise _ClientGone
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):  # the common case: the whole body in one message
-        if len(body) > limit:
-            raise _BodyTooLarge
-        return body
+async def _read_rest(receive: Receive, body: bytes, limit: int) -> bytes:
+    """The whole body of a request whose first message (``body``) said more was coming."""
     chunks = [body]
     size = len(body)
+    if size > limit:
+        raise _BodyTooLarge
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -287,7 +287,16 @@ class PredictorMiddleware:
         ):
             return self._preflight(exchange)
         if is_api_path(path):
-            return await self._api(await self._request(receive, exchange, journal=True))
+            request = await self._request(receive, exchange, journal=True)
+            service = self.service
+            if service.gate.is_set() and not service.is_heavy(request):
+                # The common case, predicted right here with no coroutine of its own; an outcome
+                # that still has its webhook call to make comes back for the awaiting path.
+                answered = self._api_on_loop(request)
+                if isinstance(answered, _Reply):
+                    return answered
+                return await self._api(request, answered)
+            return await self._api(request)
         if path.startswith(self.docs_prefixes):
             return await self._docs(scope, receive, send, exchange)
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
@@ -298,8 +307,16 @@ class PredictorMiddleware:
         return self._elsewhere(exchange)
 
     async def _request(self, receive: Receive, exchange: _Exchange, *, journal: bool) -> Request:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        body: bytes = message.get("body", b"")
         try:
-            body = await _read_body(receive, self.limit)
+            # The common case, the whole body in one message, without a coroutine of its own.
+            if message.get("more_body", False):
+                body = await _read_rest(receive, body, self.limit)
+            elif len(body) > self.limit:
+                raise _BodyTooLarge
         except _BodyTooLarge:
             # Close the connection: the rest of the body is still on the wire, unread.
             reply = _from_reply(self._too_large, "mock-body-too-large", journal=journal, close=True)
@@ -313,38 +330,52 @@ class PredictorMiddleware:
             client_address=exchange.client_address,
         ).with_header_lookup(exchange.header)
 
-    async def _api(self, request: Request) -> _Reply:
-        if not self.service.gate.is_set():  # rare: no coroutine for the common case
-            await self.service.through_gate()
+    def _api_on_loop(self, request: Request) -> _Reply | Outcome:
+        """The answer predicted on the loop, or the outcome whose webhook call is still to make."""
         try:
-            if self.service.is_heavy(request):
-                outcome = await self.service.answer_offloaded(request)
-            else:
-                outcome = self.service.answer(request)
+            outcome = self.service.answer(request)
+        except Exception as error:
+            return self._failed(request, error)
+        if outcome.external is not None:
+            return outcome
+        return _answered(outcome)
+
+    async def _api(self, request: Request, predicted: Outcome | None = None) -> _Reply:
+        """The answer when it needs an await: the gate is closed, the body is predicted off the loop,
+        or ``predicted`` (an outcome from ``_api_on_loop``) has its webhook call to make."""
+        try:
+            if predicted is None:
+                await self.service.through_gate()
+                if self.service.is_heavy(request):
+                    predicted = await self.service.answer_offloaded(request)
+                else:
+                    predicted = self.service.answer(request)
+            outcome = predicted
             if outcome.external is not None:  # the webhook call: performed with no lock held
                 outcome = await self.service.complete(outcome)
-        except StorageFault as fault:
-            return _from_reply(fault.reply, "mock-storage-error", journal=True)
-        except OffloadFailed as failure:
-            logger.error("mock server: a large body was not answered: %s", failure)
-            if failure.memory:
+        except Exception as error:
+            return self._failed(request, error)
+        return _answered(outcome)
+
+    def _failed(self, request: Request, error: Exception) -> _Reply:
+        """The mock's own answer when answering failed: a JSON error naming the mock, never a traceback."""
+        if isinstance(error, StorageFault):
+            return _from_reply(error.reply, "mock-storage-error", journal=True)
+        if isinstance(error, OffloadFailed):
+            logger.error("mock server: a large body was not answered: %s", error)
+            if error.memory:
                 message = f"answering this body needs more than {self.settings.offload_memory_bytes} bytes"
                 reply = Reply.json(413, mock_error(f"mock server: {message}", "mock-body-too-complex"))
             else:
-                reply = Reply.json(503, mock_error(f"mock server: {failure}", "mock-offload-failed"))
+                reply = Reply.json(503, mock_error(f"mock server: {error}", "mock-offload-failed"))
             return _from_reply(reply, "mock-offload-failed", journal=True)
-        except Exception as error:
-            # A bug in the contract (or in a mutant predictor): say so plainly, never a traceback.
-            logger.error("the predictor failed on %s %s: %r", request.method, request.path, error)
-            kind = error.kind if isinstance(error, ChildError) else type(error).__name__
-            text = error.text if isinstance(error, ChildError) else str(error)
-            message = f"mock server: the contract raised {kind}: {text}"
-            reply = Reply.json(500, mock_error(message, "mock-contract-error"))
-            return _from_reply(reply, "mock-contract-error", journal=True)
-        answer = outcome.answer
-        return _Reply(
-            answer.status, answer.headers, answer.body, outcome.operation, True, answer.delay_seconds
-        )
+        # A bug in the contract (or in a mutant predictor): say so plainly.
+        logger.error("the predictor failed on %s %s: %r", request.method, request.path, error)
+        kind = error.kind if isinstance(error, ChildError) else type(error).__name__
+        text = error.text if isinstance(error, ChildError) else str(error)
+        message = f"mock server: the contract raised {kind}: {text}"
+        reply = Reply.json(500, mock_error(message, "mock-contract-error"))
+        return _from_reply(reply, "mock-contract-error", journal=True)
 
     async def _control(self, request: Request) -> _Reply:
         if request.path != self._health_path:  # a health probe reads nothing another request holds

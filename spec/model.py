@@ -79,7 +79,10 @@ class Request:
         if lookup is None:
             lookup = header_lookup(self.headers)
             object.__setattr__(self, "_by_name", lookup)
-        return lookup.get(name.lower())
+        found = lookup.get(name)  # the contract asks with lower-case names: no lower() for those
+        if found is None and not name.islower():
+            found = lookup.get(name.lower())
+        return found
 
     def with_header_lookup(self, lookup: dict[str, str]) -> Request:
         """This request, with ``lookup`` (which must be ``header_lookup(self.headers)``) kept for

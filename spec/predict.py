@@ -167,7 +167,7 @@ def html_error(status: int, reason: str) -> Answer:
 # -- the checks before a handler, in the order the profile gives --------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Checks:
     request: Request
     state: StateView
