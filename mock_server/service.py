@@ -113,6 +113,8 @@ class MockService:
         self._exclusive = asyncio.Lock()
         self._profiles: dict[str, Profile] = {}
         self._journal_texts: dict[str, str] = {}
+        self._real_clock = settings.clock.kind == "real"
+        self._random_ids = settings.ids.kind == "random"
 
     # -- the Rocket.Chat API -------------------------------------------------------------------------
 
@@ -130,20 +132,22 @@ class MockService:
         """The clock reading and the fresh id this request may use, per --clock and --ids."""
         n = self._predicted
         self._predicted += 1
-        clock, ids = self.settings.clock, self.settings.ids
-        now_ms = time.time_ns() // 1_000_000 if clock.kind == "real" else clock.start_ms + n * clock.step_ms
-        # Not cryptographic on purpose: an id only has to be unique, and os.urandom costs a syscall
-        # on every request (the id is offered even to requests that create nothing).
-        new_id = (
-            _ids.getrandbits(96).to_bytes(12, "big").hex()  # format(n, "024x") in half the time
-            if ids.kind == "random"
-            else format(ids.start + n, "024x")
-        )
-        # A login token authenticates: from the OS's CSPRNG (Meteor's Random.secret(), 43 characters),
-        # drawn only when a log-in issues one. With sequential ids the run is meant to be
-        # reproducible: then spec.identity derives the token from the id and the clock.
-        issue = _login_token if ids.kind == "random" else None
-        return Environment(now_ms=now_ms, new_trigger_id=new_id, issue_login_token=issue)
+        if self._real_clock:
+            now_ms = time.time_ns() // 1_000_000
+        else:
+            clock = self.settings.clock
+            now_ms = clock.start_ms + n * clock.step_ms
+        if self._random_ids:
+            # Not cryptographic on purpose: an id only has to be unique, and os.urandom costs a
+            # syscall on every request (the id is offered even to requests that create nothing).
+            # to_bytes().hex() writes format(n, "024x") in half the time.
+            new_id = _ids.getrandbits(96).to_bytes(12, "big").hex()
+            # A login token authenticates: from the OS's CSPRNG (Meteor's Random.secret(), 43
+            # characters), drawn only when a log-in issues one.
+            return Environment(now_ms, new_id, "", _login_token)
+        # Sequential ids make the run reproducible: spec.identity derives the token from the id and
+        # the clock.
+        return Environment(now_ms, format(self.settings.ids.start + n, "024x"))
 
     def _prediction(self, request: Request) -> Callable[[StateView], tuple[Outcome, Sequence[Change]]]:
         profile = self.profile()
