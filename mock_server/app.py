@@ -289,7 +289,11 @@ class PredictorMiddleware:
         if is_api_path(path):
             request = await self._request(receive, exchange, journal=True)
             service = self.service
-            if service.gate.is_set() and not service.is_heavy(request):
+            try:
+                on_loop = service.gate.is_set() and not service.is_heavy(request)
+            except Exception as error:  # is_heavy reads the store's size
+                return self._failed(request, error)
+            if on_loop:
                 # The common case, predicted right here with no coroutine of its own; an outcome
                 # that still has its webhook call to make comes back for the awaiting path.
                 answered = self._api_on_loop(request)
