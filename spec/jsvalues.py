@@ -189,7 +189,7 @@ _JSON_WHITESPACE = " \t\n\r"
 
 
 def _skip_json_whitespace(text: str, index: int) -> int:
-    while index < len(text) and text[index] in " \t\n\r":
+    while index < len(text) and text[index] in _JSON_WHITESPACE:
         index += 1
     return index
 
