@@ -4,7 +4,8 @@
 
 bench/run.py starts it like the mock (pinned to one core, fresh per run) to show what the mock costs on
 top of serving HTTP at all. Two apps answer ``/api/v1/livechat/triggers`` with the same status, body
-bytes and headers as the mock does in the three scenarios, doing only what any JSON server must:
+bytes and headers as the mock does in the three scenarios (its X-Request-Id too, as a fixed value of the
+same length), doing only what any JSON server must:
 
 - ``POST``: parse the body with ``json.loads``; an object with a ``description`` is stored (appended
   to a list) and answered ``{"success":true}``; anything else gets the mock's 400 body for the
@@ -46,7 +47,12 @@ REJECTED = (
     b'{"success":false,"error":"must have required property \'description\' [invalid-params]",'
     b'"errorType":"invalid-params"}'
 )
-HEADERS = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in JSON_HEADERS]
+# Every answer of the mock carries an X-Request-Id (16 hex digits unless the client sent one): the
+# ceiling writes a header of the same length, fixed, so both put the same bytes on the wire and only
+# choosing the id is the mock's own work.
+REQUEST_ID_HEADER = ("x-request-id", "0" * 16)
+ANSWER_HEADERS = (*JSON_HEADERS, REQUEST_ID_HEADER)
+HEADERS = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in ANSWER_HEADERS]
 
 
 class Store:
@@ -76,7 +82,7 @@ def starlette_app(store: Store) -> Any:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    headers = dict(JSON_HEADERS)
+    headers = dict(ANSWER_HEADERS)
 
     async def triggers(request: Request) -> Response:
         if request.method == "POST":
