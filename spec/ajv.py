@@ -25,7 +25,7 @@ import linecache
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal, NamedTuple
 
 from spec.jsvalues import js_number_to_string, js_string_to_number, to_js_value
@@ -413,7 +413,7 @@ class _Generator:
 
     def error(self, out: list[str], indent: int, place: _Place, keyword: str, message: str) -> None:
         path = _path_source(place.path)
-        self.emit(out, indent, f"errors.append(AjvError({path}, {keyword!r}, {message!r}))")
+        self.emit(out, indent, f"errors.append(_new_error(({path}, {keyword!r}, {message!r})))")
 
     def type_test(self, variable: str, types: tuple[str, ...]) -> str:
         tests = [_TYPE_TESTS[json_type].format(variable) for json_type in types]
@@ -637,7 +637,9 @@ def replace_indent(place: _Place, indent: int) -> _Place:
 _Validator = Callable[[Any, Any, Any, str, list[AjvError]], bool]
 
 _NAMESPACE: dict[str, Any] = {
-    "AjvError": AjvError,
+    # An AjvError without the NamedTuple's Python-level __new__: a valid body makes errors too (one
+    # per failing oneOf branch).
+    "_new_error": partial(tuple.__new__, AjvError),
     "_U": _UNDEFINED,
     "_isfinite": math.isfinite,
     "_enum_match": _enum_match,

@@ -337,7 +337,7 @@ def test_deep_schemas_compile_into_several_functions() -> None:
 # The names generated code may call: the validator's own helpers and a few builtins; anything else in
 # the source (an import, eval, a call on data) would mean schema text escaped its quotes.
 _ALLOWED_CALLS = frozenset(
-    {"AjvError", "frozenset", "tuple", "isinstance", "len", "range", "str", "type", "float", "_isfinite"}
+    {"_new_error", "frozenset", "tuple", "isinstance", "len", "range", "str", "type", "float", "_isfinite"}
     | {"_enum_match", "_json_loads"}
     | {f"_coerce_{json_type}" for json_type in _TYPES}
 )
