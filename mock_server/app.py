@@ -59,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 from connexion import FlaskApp
-from connexion.middleware import MiddlewarePosition
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -548,9 +547,14 @@ def create_app(
         validate_responses=False,
         strict_validation=False,
     )
-    app.add_middleware(
-        PredictorMiddleware,
-        position=MiddlewarePosition.BEFORE_SWAGGER,
+    # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the
+    # document with the server the page came from (PredictorMiddleware._docs sets it).
+    app.add_api(CONTRACT_PATH, base_path="", name="contract")
+    app.add_api(CONTROL_SPEC_PATH, base_path=CONTROL_PREFIX, name="control")
+    # In front of Connexion rather than inside its middleware stack: an API request, which the
+    # predictor answers alone, then passes through no wrapper of Connexion's on its way.
+    return PredictorMiddleware(
+        app,
         service=service,
         docs_prefixes=(
             docs + "/",
@@ -562,12 +566,6 @@ def create_app(
             f"{CONTROL_PREFIX}/openapi.yaml",
         ),
     )
-    # The contract's servers entry names 127.0.0.1:3000; base_path="" makes Connexion serve the
-    # document with the server the page came from (PredictorMiddleware._docs sets it).
-    app.add_api(CONTRACT_PATH, base_path="", name="contract")
-    app.add_api(CONTROL_SPEC_PATH, base_path=CONTROL_PREFIX, name="control")
-    asgi_app: ASGIApp = app
-    return asgi_app
 
 
 def load_predictor(reference: str | None) -> Predictor:
