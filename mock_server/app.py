@@ -1,4 +1,4 @@
-"""The mock's ASGI application: a Connexion 3 ``FlaskApp`` whose front middleware feeds the predictor.
+"""The mock's ASGI application: the predictor's middleware in front of a Connexion 3 ``FlaskApp``.
 
 Layout (outermost first)::
 
@@ -7,6 +7,7 @@ Layout (outermost first)::
                               OPTIONS + Origin + Access-Control-Request-Method -> CORS preflight
                               docs paths  -> passed on, with X-Request-Id + CORS headers
                               anything else -> the mock's JSON 404 (/ redirects to the docs)
+    FlaskApp (Connexion)      reached only by the docs paths
     SwaggerUIMiddleware       /docs/ and /openapi.json (contract), /__mock__/docs/ and
                               /__mock__/openapi.json (control API)
     Flask                     below Connexion, reached by nothing (see "Why nothing reaches Flask")
