@@ -9,8 +9,9 @@ fills it with ``--triggers`` triggers of which ``--public`` are enabled (the in-
 ``POST`` of the Rocket.Chat API one by one, so that its memory is what real use leaves behind; the
 SQLite store through ``POST /__mock__/triggers``, since an fsync per POST would take minutes), then
 times ``--samples`` sequential ``GET`` list (default page of 50, default sort) and ``GET`` config
-requests on one keep-alive connection and prints p50/p90 (wall clock on this client) with the
-server's RSS before and after the fill. Not a timed test: figures vary with the machine's load.
+requests on one keep-alive connection and prints the first list's time, p50/p90 (wall clock on this
+client) and the server's RSS before and after the fill. Not a timed test: figures vary with the
+machine's load.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shown = len(json.loads(public)["config"]["triggers"])
                 per_trigger = (after - before) * 1024 / arguments.triggers
                 rows.append(
-                    f"{store:<7} list p50 {statistics.median(listed):6.2f} ms"
+                    # The first list after the fill also merges every insert into the memory
+                    # store's order (the keys are read from the rows then): shown apart.
+                    f"{store:<7} first list {listed[0]:7.2f} ms"
+                    f"   list p50 {statistics.median(listed):6.2f} ms"
                     f" p90 {percentile(listed, 0.9):6.2f} ms   config p50 {statistics.median(config):6.2f} ms"
                     f" p90 {percentile(config, 0.9):6.2f} ms"
                     f"   total {total:.0f}, config shows {shown}   RSS {before} -> {after} KiB"
