@@ -64,8 +64,8 @@ def _ceiling(app: str, seed: Path, log: Path) -> Iterator[int]:
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = log.read_text(errors="replace")
-                    pytest.fail(f"bench/ceiling.py --app {app} did not start: {output}")
+                    printed = log.read_text(errors="replace")
+                    pytest.fail(f"bench/ceiling.py --app {app} did not start: {printed}")
                 time.sleep(0.05)
         yield port
     finally:
