@@ -5,6 +5,9 @@ One command (see bench/README.md)::
     .venv/bin/python bench/compare.py --checkout before=/path/to/old --checkout after=. \\
         [--ceiling starlette] [--scenario post-valid] [--rounds 4] [--duration 4] [--connections 32]
 
+``--scenario`` is one of bench/run.py's (``post-valid``, ``post-invalid``, ``get-list``) or
+``post-and-list``: a valid POST and a GET list in turn on each connection (the probe is the POST).
+
 A difference of a few µs per request is within what one run of ``bench/run.py`` moves between two
 runs on a shared machine. This script takes the other way: in each round it starts every server in
 turn (a fresh process each time, on core 0, wrk on core 1, 1 s of warm-up), so that a slow minute
@@ -17,6 +20,7 @@ interpreter, from that directory, so its own code is what is measured.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -73,6 +77,14 @@ def mock_server(label: str, checkout: Path, seed: Path) -> Server:
 def ceiling_server(app: str, seed: Path) -> Server:
     argv = (sys.executable, str(BENCH_DIR / "ceiling.py"), "--app", app, "--host", HOST, "--port", "{port}")
     return Server(f"ceiling-{app}", (*argv, "--seed-file", str(seed)), BENCH_DIR.parent)
+
+
+def compared_scenarios() -> list[Scenario]:
+    """bench/run.py's scenarios without a prefilled store, and valid POSTs and lists in turn."""
+    own = [scenario for scenario in scenarios() if not scenario.prefill_posts]
+    valid = next(scenario for scenario in own if scenario.key == "post-valid")
+    title = "valid POST and GET list in turn"
+    return [*own, dataclasses.replace(valid, key="post-and-list", title=title, lua="post_and_list.lua")]
 
 
 def measure(server: Server, wrk: str, scenario: Scenario, options: argparse.Namespace) -> tuple[float, str]:
@@ -132,7 +144,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--checkout", action="append", default=[], metavar="LABEL=DIR", help="a mock to measure (repeatable)"
     )
     parser.add_argument("--ceiling", action="append", default=[], choices=("starlette", "asgi"))
-    keys = [scenario.key for scenario in scenarios() if not scenario.prefill_posts]
+    keys = [scenario.key for scenario in compared_scenarios()]
     parser.add_argument("--scenario", choices=keys, default="post-valid")
     parser.add_argument(
         "--rounds", type=int, default=4, help="rounds; every server once in each (default: 4)"
@@ -167,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 servers.append(mock_server(label, checkout, seed))
             servers += [ceiling_server(app, seed) for app in options.ceiling]
-            scenario = next(s for s in scenarios() if s.key == options.scenario)
+            scenario = next(s for s in compared_scenarios() if s.key == options.scenario)
             figures: dict[str, list[float]] = {server.label: [] for server in servers}
             commands: dict[str, str] = {}
             for round_number in range(1, options.rounds + 1):
