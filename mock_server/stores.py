@@ -436,10 +436,14 @@ class MemoryStore:
         self._ties = 0
         """How many neighbours in ``_order`` have equal keys (> 0: some two triggers tie)."""
         self._pending: list[int] = []
-        """Rows inserted since ``_order`` was last read, in row order: their keys are read from the
-        rows and merged on the next read, update or delete. An insert only appends its row number:
-        no bisect and memmove, and no key kept by every insert (keeping the key's tuples and the name
-        from each saving request cost ~3 µs of its CPU over HTTP, bench/README.md)."""
+        """Rows inserted since ``_order`` was last read, in row order, merged on the next read, update
+        or delete: an insert appends its row number, no bisect and memmove."""
+        self._recent_keys: deque[tuple[Any, ...]] = deque(maxlen=_MERGED_ONE_BY_ONE)
+        """The default-sort keys of the last pending rows (the tail of ``_pending``, in its order).
+        The keys of older pending rows are read back from the rows when they are merged: keeping a
+        key for every insert of a long run cost ~3 µs of CPU per saving request over HTTP, while a
+        read after a few inserts, the common case, still merges them without reading rows back
+        (bench/README.md, round 7)."""
         self._public: list[int] = []
         """Rows that spec.predict.is_public selects, in natural order."""
         self._rate_windows: dict[str, RateWindow] = {}
@@ -629,16 +633,21 @@ class MemoryStore:
             bisect.insort(self._public, row)
         if self._order_ok:
             self._pending.append(row)
+            self._recent_keys.append(_default_key(trigger))
 
     def _merge_pending(self) -> None:
         pending = self._pending
         if not pending:
             return
         self._pending = []
+        recent = list(self._recent_keys)
+        self._recent_keys.clear()
         if not self._order_ok:
             return
         rows = self._rows
-        entries = [(_default_key(_parse(rows[row])), row) for row in pending]
+        older = len(pending) - len(recent)
+        entries = [(_default_key(_parse(rows[row])), row) for row in pending[:older]]
+        entries += zip(recent, pending[older:], strict=True)
         order = self._order
         try:
             if len(entries) <= _MERGED_ONE_BY_ONE:
@@ -678,6 +687,7 @@ class MemoryStore:
         self._order_ok = False
         self._order = []
         self._pending = []
+        self._recent_keys.clear()
         self._ties = 0
 
     def _clear_triggers(self) -> None:
@@ -687,6 +697,7 @@ class MemoryStore:
         self._rows_by_id.clear()
         self._order = []
         self._pending = []
+        self._recent_keys.clear()
         self._order_ok = True
         self._ties = 0
         self._public = []
