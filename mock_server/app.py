@@ -7,7 +7,8 @@ Layout (outermost first)::
                               OPTIONS + Origin + Access-Control-Request-Method -> CORS preflight
                               docs paths  -> passed on, with X-Request-Id + CORS headers
                               anything else -> the mock's JSON 404 (/ redirects to the docs)
-    FlaskApp (Connexion)      reached only by the docs paths
+    FlaskApp (Connexion)      reached only by the docs paths (it builds its stack on the first one,
+                              ~40 ms once; both documents are loaded and checked at start)
     SwaggerUIMiddleware       /docs/ and /openapi.json (contract), /__mock__/docs/ and
                               /__mock__/openapi.json (control API)
     Flask                     below Connexion, reached by nothing (see "Why nothing reaches Flask")
