@@ -330,7 +330,9 @@ def _text(rows: dict[int, _Row], row: int) -> JsonText:
 
 
 _MERGED_ONE_BY_ONE = 64
-"""Up to this many pending index entries are bisected in; more are merged by one sort."""
+"""Up to this many pending index entries are bisected in; more are merged by one sort. Also how many
+recent inserts keep their keys (``MemoryStore._recent_keys``): a merge small enough to be bisected
+in never reads a row back."""
 
 
 _default_key = default_sort_key
